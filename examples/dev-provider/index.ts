@@ -1,0 +1,2 @@
+/** The embedded development provider: see ./dev-provider.ts. */
+export * from './dev-provider.js';

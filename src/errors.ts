@@ -1,0 +1,94 @@
+/**
+ * Every runtime or protocol failure raised by this library is an {@link OpenIDError} with one of
+ * these stable codes. Match on `err.code`, never on the message: messages may be reworded.
+ *
+ * Programmer mistakes found at setup (a missing option, colliding routes) are `TypeError`s instead.
+ */
+export type OpenIDErrorCode =
+  /** A callback or request parameter is missing, repeated, oversized or malformed. (400) */
+  | 'invalid_request'
+  /** The callback's `state` is missing, unknown, expired, already used, or belongs to another provider. (400) */
+  | 'invalid_state'
+  /** The provider answered the authorization request with an `error` (e.g. `access_denied`). (400) */
+  | 'provider_error'
+  /** The token endpoint refused the code or refresh token (e.g. `invalid_grant`). (400, or 502 when the provider failed) */
+  | 'token_request_failed'
+  /** The ID token failed a check: signature, `alg`, `iss`, `aud`/`azp`, `exp`, `iat`, `nonce`, `sub`, ... (400) */
+  | 'invalid_id_token'
+  /** The RFC 9207 `iss` authorization response parameter is missing or names another issuer (mix-up attack). (400) */
+  | 'issuer_mismatch'
+  /** The request needs a logged-in user and there is none. (401) */
+  | 'login_required'
+  /** A bearer token or a JWT given to `verifyToken` is missing, malformed, expired or not signed by the provider. (401) */
+  | 'invalid_token'
+  /** The token is valid but lacks a required scope. (403) */
+  | 'insufficient_scope'
+  /** The userinfo answer is not about the logged-in user (`sub` differs), or is malformed. (502) */
+  | 'userinfo_failed'
+  /** The provider could not be reached, timed out or answered with a server error. (502) */
+  | 'provider_unavailable'
+  /** The discovery document could not be fetched or is invalid (e.g. its `issuer` does not match). (503) */
+  | 'discovery_failed';
+
+/** The HTTP status each code maps to by default. */
+export const ERROR_STATUS: Readonly<Record<OpenIDErrorCode, number>> = Object.freeze({
+  invalid_request: 400,
+  invalid_state: 400,
+  provider_error: 400,
+  token_request_failed: 400,
+  invalid_id_token: 400,
+  issuer_mismatch: 400,
+  login_required: 401,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  userinfo_failed: 502,
+  provider_unavailable: 502,
+  discovery_failed: 503,
+});
+
+export interface OpenIDErrorOptions {
+  /** The underlying error (never rendered to the client). */
+  cause?: unknown;
+  /** Overrides the code's default HTTP status. */
+  status?: number;
+  /** An OAuth error code the provider answered with (`access_denied`, `invalid_grant`, ...), when it is a plain token. */
+  providerError?: string;
+}
+
+const OAUTH_ERROR_SYNTAX = /^[a-z0-9_.-]{1,64}$/i;
+
+/**
+ * The one error class of this library. `message` is written by this library and never contains
+ * a token, a secret or text copied from the provider; `providerError` is only set when the provider's
+ * error code is a plain identifier.
+ */
+export class OpenIDError extends Error {
+  override readonly name = 'OpenIDError';
+  readonly code: OpenIDErrorCode;
+  /** HTTP status to answer with. */
+  readonly status: number;
+  /** The provider's OAuth error code, e.g. `access_denied`, when there was one. */
+  readonly providerError?: string;
+
+  constructor(code: OpenIDErrorCode, message: string, options: OpenIDErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.status = options.status ?? ERROR_STATUS[code];
+    if (typeof options.providerError === 'string' && OAUTH_ERROR_SYNTAX.test(options.providerError)) {
+      this.providerError = options.providerError;
+    }
+  }
+
+  /** The JSON body this error is rendered as: `{ error, error_description }`. */
+  toJSON(): { error: OpenIDErrorCode; error_description: string; provider_error?: string } {
+    return {
+      error: this.code,
+      error_description: this.message,
+      ...(this.providerError ? { provider_error: this.providerError } : {}),
+    };
+  }
+}
+
+export function isOpenIDError(err: unknown): err is OpenIDError {
+  return err instanceof OpenIDError;
+}

@@ -1,0 +1,153 @@
+import { importJWK, type JWK, type JWSHeaderParameters } from 'jose';
+import type { KeyObject } from 'node:crypto';
+import { debug } from './debug.js';
+import { OpenIDError } from './errors.js';
+
+export interface KeySetOptions {
+  /** Per-fetch timeout (ms). */
+  timeoutMs: number;
+  /** Minimum time between two fetches (ms); see {@link RemoteKeySet}. */
+  cooldownMs: number;
+  /** Age after which the key set is refreshed in the background (ms). */
+  maxAgeMs: number;
+  /** Allow an http:// JWKS URL. */
+  allowInsecure: boolean;
+}
+
+type VerifyKey = KeyObject | CryptoKey | Uint8Array;
+
+const EC_CURVES: Record<string, string> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521', ES256K: 'secp256k1' };
+const MAX_UNKNOWN_KIDS = 1000;
+const MAX_JWKS_BYTES = 512 * 1024;
+
+function matchesAlg(jwk: JWK, alg: string): boolean {
+  if (/^(RS|PS)(256|384|512)$/.test(alg)) return jwk.kty === 'RSA';
+  if (alg in EC_CURVES) return jwk.kty === 'EC' && jwk.crv === EC_CURVES[alg];
+  if (alg === 'Ed25519') return jwk.kty === 'OKP' && jwk.crv === 'Ed25519';
+  if (alg === 'EdDSA') return jwk.kty === 'OKP' && (jwk.crv === 'Ed25519' || jwk.crv === 'Ed448');
+  return false;
+}
+
+function usableFor(jwk: JWK, header: JWSHeaderParameters): boolean {
+  const alg = header.alg!;
+  return (
+    (header.kid === undefined || jwk.kid === header.kid) &&
+    (jwk.use === undefined || jwk.use === 'sig') &&
+    (jwk.alg === undefined || jwk.alg === alg) &&
+    (jwk.key_ops === undefined || (Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify'))) &&
+    matchesAlg(jwk, alg)
+  );
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * The provider's signing keys, fetched from its `jwks_uri` and cached.
+ *
+ * The rotation rule, exactly:
+ * 1. The key set is fetched on first use; fetches are shared (never two at once).
+ * 2. A token whose `kid` (or, without `kid`, whose `alg`) matches no cached key causes a refetch,
+ *    but never sooner than `cooldownMs` after the previous fetch: the token **waits** for that
+ *    fetch (at most `cooldownMs`) and is then checked against the new keys. A provider that rotates
+ *    and signs with the new key at once is therefore accepted within `cooldownMs`.
+ * 3. A `kid` still unknown after a refetch is remembered as unknown until the next fetch, so
+ *    repeating it fails at once; a flood of distinct bogus `kid`s causes at most one fetch per
+ *    `cooldownMs`.
+ * 4. Once the key set is older than `maxAgeMs` it is refreshed in the background (same cooldown),
+ *    so removed keys stop being accepted. A failed fetch keeps the previous keys: tokens keep
+ *    verifying from the cache while the provider is unreachable.
+ */
+export class RemoteKeySet {
+  readonly url: URL;
+  readonly #opts: KeySetOptions;
+  #keys: JWK[] | undefined;
+  #fetchedAt = 0;
+  #epoch = 0;
+  #inflight: Promise<void> | undefined;
+  readonly #imported = new WeakMap<JWK, Map<string, Promise<VerifyKey>>>();
+  readonly #unknown = new Map<string, number>();
+  /** How many fetches were started (for diagnostics and tests). */
+  fetches = 0;
+
+  constructor(url: URL, opts: KeySetOptions) {
+    if (url.protocol !== 'https:' && !(opts.allowInsecure && url.protocol === 'http:')) {
+      throw new OpenIDError('discovery_failed', 'the provider\'s "jwks_uri" must be an https URL');
+    }
+    this.url = url;
+    this.#opts = opts;
+  }
+
+  /** The keys that may have signed a JWS with this header (usually one). */
+  async candidates(header: JWSHeaderParameters): Promise<VerifyKey[]> {
+    if (!this.#keys) await this.#refresh(0);
+    if (!this.#keys) throw new OpenIDError('provider_unavailable', 'the provider\'s signing keys could not be fetched');
+    if (Date.now() - this.#fetchedAt > this.#opts.maxAgeMs) {
+      this.#refresh(this.#opts.cooldownMs).catch(() => {});
+    }
+    let found = this.#keys.filter((k) => usableFor(k, header));
+    if (found.length === 0) {
+      const id = `${header.kid ?? ''}\u0000${header.alg}`;
+      if (this.#unknown.get(id) === this.#epoch) return [];
+      await this.#refresh(this.#opts.cooldownMs);
+      found = this.#keys.filter((k) => usableFor(k, header));
+      if (found.length === 0) {
+        if (this.#unknown.size >= MAX_UNKNOWN_KIDS) this.#unknown.clear();
+        this.#unknown.set(id, this.#epoch);
+        return [];
+      }
+    }
+    return Promise.all(found.map((jwk) => this.#import(jwk, header.alg!)));
+  }
+
+  #import(jwk: JWK, alg: string): Promise<VerifyKey> {
+    let byAlg = this.#imported.get(jwk);
+    if (!byAlg) this.#imported.set(jwk, (byAlg = new Map()));
+    let key = byAlg.get(alg);
+    if (!key) {
+      key = importJWK(jwk, alg) as Promise<VerifyKey>;
+      byAlg.set(alg, key);
+    }
+    return key;
+  }
+
+  /** Fetches the key set no sooner than `cooldownMs` after the previous fetch; concurrent callers share it. */
+  #refresh(cooldownMs: number): Promise<void> {
+    if (!this.#inflight) {
+      const wait = Math.max(0, this.#fetchedAt + cooldownMs - Date.now());
+      this.#inflight = (wait > 0 ? sleep(wait) : Promise.resolve())
+        .then(() => this.#fetch())
+        .finally(() => {
+          this.#inflight = undefined;
+        });
+    }
+    return this.#inflight;
+  }
+
+  async #fetch(): Promise<void> {
+    this.fetches++;
+    try {
+      const res = await fetch(this.url, {
+        headers: { accept: 'application/json, application/jwk-set+json' },
+        redirect: 'error',
+        signal: AbortSignal.timeout(this.#opts.timeoutMs),
+      });
+      if (res.status !== 200) throw new Error(`JWKS answered HTTP ${res.status}`);
+      const text = await res.text();
+      if (text.length > MAX_JWKS_BYTES) throw new Error('JWKS too large');
+      const body = JSON.parse(text) as { keys?: unknown };
+      if (!Array.isArray(body?.keys)) throw new Error('JWKS has no "keys" array');
+      // Symmetric ("oct") keys never belong in a provider's public key set: ignore them.
+      this.#keys = body.keys.filter(
+        (k): k is JWK => typeof k === 'object' && k !== null && ['RSA', 'EC', 'OKP'].includes((k as JWK).kty as string),
+      );
+      debug('JWKS fetched from %s: %d keys', this.url.origin, this.#keys.length);
+    } catch (err) {
+      debug('JWKS fetch from %s failed: %s', this.url.origin, (err as Error).message);
+    } finally {
+      // Failures count too: an unreachable provider is not asked more often than once per cooldown,
+      // and a kid seen before this attempt may be looked up again after the next cooldown.
+      this.#fetchedAt = Date.now();
+      this.#epoch++;
+    }
+  }
+}

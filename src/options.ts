@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import type { Context } from 'koa';
+import type { OpenIDError } from './errors.js';
+import type { UserLogin } from './login-record.js';
+
+/** What `handleUserLogin` receives once a login has been fully validated and stored. */
+export interface LoginResult extends UserLogin {
+  /** The provider's `name`. */
+  provider: string;
+  /** The same-origin path the login was started for (default `/`). */
+  returnTo: string;
+}
+
+export type HandleUserLogin = (ctx: Context, login: LoginResult) => unknown | Promise<unknown>;
+export type HandleError = (ctx: Context, err: OpenIDError) => unknown | Promise<unknown>;
+
+/** Authorization request parameters the library owns: neither options nor `login()` may set them. */
+export const RESERVED_PARAMS: ReadonlySet<string> = new Set([
+  'client_id', 'response_type', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge',
+  'code_challenge_method', 'response_mode', 'request', 'request_uri',
+]);
+
+const fn = <T>(what: string) =>
+  z.custom<T>((v) => typeof v === 'function', { message: `must be a function (${what})` });
+
+const routePath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/, { message: 'must start with "/" and be a plain path' });
+
+const seconds = z.number().finite().positive();
+
+/**
+ * The options of `new OpenID(app, options)`: one schema is the source of the type, the defaults and
+ * the setup-time validation (a bad option is a `TypeError` naming it).
+ */
+export const OpenIDOptionsSchema = z.object({
+  /** Unique per app; names the routes and namespaces everything this provider stores in the session. Letters, digits, `_`, `-`. Required. */
+  name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be 1-64 letters, digits, "_" or "-"' }),
+  /** The OAuth client id registered at the provider. Required. */
+  clientId: z.string().min(1),
+  /** The client secret. Omitted: a public client that authenticates with PKCE alone. */
+  clientSecret: z.string().min(1).optional(),
+  /**
+   * The provider's discovery document URL (`.../.well-known/openid-configuration`) or its issuer
+   * URL. Fetched once on first use and cached. Required.
+   */
+  configuration: z.string().url(),
+  /**
+   * The issuer the discovery document must name. Default: `configuration` without its
+   * `/.well-known/openid-configuration` suffix (OpenID Connect Discovery 1.0 §4.3).
+   */
+  issuer: z.string().url().optional(),
+  /**
+   * The app's public origin (`https://app.example.com`), used to build the `redirect_uri`.
+   * Default: derived from each request (`ctx.protocol` + `ctx.host`, which honour `app.proxy`).
+   * Set it in production: a derived origin trusts the `Host` header.
+   */
+  baseUrl: z.string().url().optional(),
+  /** Scopes requested at every login. `openid` is always added. Default `['openid', 'profile', 'email']`. */
+  scopes: z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { message: 'scope tokens must be printable, without spaces' })).default(['openid', 'profile', 'email']),
+  /** The login route. Default `/openid/${name}/login`. */
+  routeLogin: routePath.optional(),
+  /** The callback ("auth") route registered as `redirect_uri`. Default `/openid/${name}/auth`. */
+  routeAuth: routePath.optional(),
+  /** Where to go after a login without `returnTo`. Default `/`. */
+  defaultReturnTo: routePath.default('/'),
+  /**
+   * Called after a login has been validated and stored in the session (the session id has already
+   * been renewed). It owns the response: when it sets none, the user is redirected to `returnTo`.
+   * If it throws, the login is removed from the session again.
+   */
+  handleUserLogin: fn<HandleUserLogin>('handleUserLogin').optional(),
+  /** Renders errors of this provider's routes and guards. Default: a small HTML page or JSON, by `Accept`. */
+  handleError: fn<HandleError>('handleError').optional(),
+  /** Allow `http://` provider URLs. Only for development and tests. Default `false`. */
+  allowInsecureRequests: z.boolean().default(false),
+  /**
+   * How the client authenticates at the token endpoint. Default: `none` without a secret, else
+   * `client_secret_basic` when the provider lists it (or lists nothing), else `client_secret_post`.
+   */
+  tokenEndpointAuthMethod: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
+  /**
+   * JWS algorithms accepted for ID tokens. Default: the provider's
+   * `id_token_signing_alg_values_supported` without `none` and HMAC algorithms, else `['RS256']`.
+   */
+  idTokenAlgorithms: z.array(z.string().regex(/^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$|^ES256K$/, { message: 'only asymmetric JWS algorithms are allowed' })).nonempty().optional(),
+  /** HTTP timeout for every request to the provider. Default `5` (seconds). */
+  timeout: seconds.default(5),
+  /** Clock skew tolerated when checking `exp`, `iat`, `nbf`, `auth_time`. Default `30` (seconds). */
+  clockTolerance: z.number().finite().min(0).max(600).default(30),
+  /** How long a started login may take before its `state` expires. Default `600` (seconds). */
+  loginTimeout: seconds.default(600),
+  /** How many logins of this provider may be pending in one session; the oldest is dropped past it. Default `5`. */
+  maxPendingLogins: z.number().int().min(1).max(50).default(5),
+  /** `max_age` sent with every login; `auth_time` is then checked (OpenID Connect Core §3.1.2.1). Default: not sent (seconds). */
+  maxAge: z.number().int().min(0).optional(),
+  /** Extra authorization request parameters sent with every login (e.g. `{ audience: 'api' }`). Default `{}`. */
+  authorizationParams: z.record(z.string(), z.string()).default({}),
+  /**
+   * Minimum time between two JWKS fetches caused by a token whose `kid` is not in the cached key
+   * set. A token with an unknown `kid` waits for that fetch (at most this long), so a provider's
+   * key rotation is accepted within seconds while bogus `kid`s cause at most one fetch per
+   * interval. Default `5` (seconds).
+   */
+  jwksCooldown: z.number().finite().min(0).max(300).default(5),
+  /** The cached JWKS is refreshed in the background once older than this. Default `600` (seconds). */
+  jwksMaxAge: seconds.default(600),
+});
+
+/** What `new OpenID(app, options)` accepts. */
+export type OpenIDOptions = z.input<typeof OpenIDOptionsSchema>;
+
+/** The options after defaults are applied. */
+export interface ResolvedOptions extends z.output<typeof OpenIDOptionsSchema> {
+  routeLogin: string;
+  routeAuth: string;
+}
+
+/** Validates `input`, applies defaults, and throws a `TypeError` naming the first bad option. */
+export function resolveOptions(input: unknown): ResolvedOptions {
+  if (typeof input !== 'object' || input === null) {
+    throw new TypeError('new OpenID(app, options): "options" must be an object');
+  }
+  const parsed = OpenIDOptionsSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.join('.') || 'options';
+    const missing = issue.code === 'invalid_type' && (input as Record<string, unknown>)[String(issue.path[0])] === undefined;
+    throw new TypeError(missing ? `"${path}" is required` : `"${path}" ${issue.message}`);
+  }
+  const o = parsed.data;
+  const scopes = o.scopes.includes('openid') ? [...new Set(o.scopes)] : ['openid', ...new Set(o.scopes)];
+  if (o.tokenEndpointAuthMethod && o.tokenEndpointAuthMethod !== 'none' && !o.clientSecret) {
+    throw new TypeError(`"tokenEndpointAuthMethod" ${o.tokenEndpointAuthMethod} needs "clientSecret"`);
+  }
+  if (o.baseUrl) {
+    const u = new URL(o.baseUrl);
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new TypeError('"baseUrl" must be an http(s) URL');
+    if (u.pathname !== '/' || u.search || u.hash) throw new TypeError('"baseUrl" must be an origin without path, query or fragment');
+  }
+  for (const key of Object.keys(o.authorizationParams)) {
+    if (RESERVED_PARAMS.has(key)) throw new TypeError(`"authorizationParams.${key}" is set by the library`);
+  }
+  const routeLogin = o.routeLogin ?? `/openid/${o.name}/login`;
+  const routeAuth = o.routeAuth ?? `/openid/${o.name}/auth`;
+  if (routeLogin === routeAuth) throw new TypeError('"routeLogin" and "routeAuth" must differ');
+  for (const [key, url] of [['configuration', o.configuration], ['issuer', o.issuer]] as const) {
+    if (url && !o.allowInsecureRequests && new URL(url).protocol !== 'https:') {
+      throw new TypeError(`"${key}" must be an https URL (set "allowInsecureRequests" only for development)`);
+    }
+  }
+  return { ...o, scopes, routeLogin, routeAuth };
+}
