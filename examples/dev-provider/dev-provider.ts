@@ -231,7 +231,7 @@ export async function startDevProvider(opts: DevProviderOptions): Promise<DevPro
 
   // Imported lazily so that its "Unsupported runtime" notice (Node 20) can be silenced.
   // @ts-ignore -- oidc-provider ships no type declarations; OidcProviderModule describes what we use.
-  const mod = (await quietly(() => import('oidc-provider'))) as OidcProviderModule;
+  const mod = (await quietly(() => import('oidc-provider'))) as unknown as OidcProviderModule;
   const { Provider: ProviderClass, interactionPolicy } = mod;
 
   const server = await listen(opts.port ?? 0);
@@ -285,10 +285,9 @@ export async function startDevProvider(opts: DevProviderOptions): Promise<DevPro
       Grant: 14 * 24 * 3600,
       ...opts.ttl,
     },
-    interactions: {
-      policy,
-      url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}`,
-    },
+    interactions: interactive
+      ? { policy } // devInteractions serves its own /interaction/:uid pages
+      : { policy, url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     async renderError(ctx: Koa.Context, out: Record<string, string>) {
       ctx.type = 'text/plain';
       ctx.body = Object.entries(out)

@@ -36,13 +36,52 @@ export interface FollowOptions extends RequestOptions {
   maxHops?: number;
   /** Start with a form POST instead of a GET. */
   form?: Record<string, string> | URLSearchParams;
+  /**
+   * Do not request a redirect target that starts with this prefix (or for which this returns
+   * true): stop there, e.g. to tamper with or replay the callback URL.
+   */
+  stopAt?: string | ((url: URL) => boolean);
+  /**
+   * Submit HTML pages that post their form by script on load, as a browser would: oidc-provider's
+   * `response_mode=form_post` answers and its logout-on-account-switch page. Default `true`.
+   */
+  autoSubmit?: boolean;
 }
 
 export interface FollowResult {
-  /** The first answer that is not a redirect (body unread). */
+  /** The first answer that is not a redirect (body unread), or the redirect to `stoppedAt`. */
   response: Response;
   /** Every URL requested, in order: the first one, each redirect target, the final one last. */
   urls: string[];
+  /** The redirect (or auto-submitted form) target matched by `stopAt` (not requested). */
+  stoppedAt?: URL;
+  /** When it stopped at an auto-submitted form: the fields that would have been posted. */
+  stoppedForm?: URLSearchParams;
+}
+
+/** A page that posts its form by script on load: `{ action, fields }`, else `undefined`. */
+export function autoSubmittedForm(html: string): { action: string; fields: URLSearchParams } | undefined {
+  if (!html.includes('document.forms[0].submit()')) return undefined;
+  const form = /<form\b([^>]*)>([\s\S]*?)<\/form>/i.exec(html);
+  if (!form) return undefined;
+  const attr = (tag: string, name: string) =>
+    new RegExp(`\\b${name}="([^"]*)"`, 'i').exec(tag)?.[1];
+  const action = attr(form[1]!, 'action');
+  if (action === undefined || attr(form[1]!, 'method')?.toLowerCase() !== 'post') return undefined;
+  const fields = new URLSearchParams();
+  for (const [input] of form[2]!.matchAll(/<input\b[^>]*>/gi)) {
+    const name = attr(input, 'name');
+    if (name !== undefined) fields.append(decodeHtml(name), decodeHtml(attr(input, 'value') ?? ''));
+  }
+  return { action: decodeHtml(action), fields };
+}
+
+function decodeHtml(text: string): string {
+  const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (entity, code: string) => {
+    if (code[0] !== '#') return named[code.toLowerCase()] ?? entity;
+    return String.fromCodePoint(code[1] === 'x' || code[1] === 'X' ? parseInt(code.slice(2), 16) : Number(code.slice(1)));
+  });
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -193,7 +232,8 @@ export class Browser {
   /**
    * GET (or POST `form`) `url`, then follow redirects across origins until an answer that is not a
    * redirect. 301/302/303 continue with a GET, 307/308 repeat the method and body. `headers` go
-   * with the first request only. Intermediate bodies are discarded.
+   * with the first request only. Intermediate bodies are discarded. See `stopAt`, `autoSubmit`
+   * (auto-submitted form posts count as hops and appear in `urls`).
    */
   async follow(url: string | URL, options: FollowOptions = {}): Promise<FollowResult> {
     const maxHops = options.maxHops ?? 20;
@@ -201,12 +241,36 @@ export class Browser {
     let method = options.form ? 'POST' : 'GET';
     let body = options.form ? new URLSearchParams(options.form) : undefined;
     let headers = options.headers;
+    const { stopAt } = options;
+    const stop =
+      stopAt === undefined
+        ? () => false
+        : typeof stopAt === 'string'
+          ? (u: URL) => u.href.startsWith(stopAt)
+          : stopAt;
     const urls: string[] = [];
     for (let hop = 0; ; hop++) {
       urls.push(current.href);
       const response = await this.#request(current, { method, body, headers });
       const location = response.headers.get('location');
-      if (!isRedirect(response.status) || location === null) return { response, urls };
+      if (!isRedirect(response.status) || location === null) {
+        if (options.autoSubmit === false || !response.headers.get('content-type')?.includes('html')) {
+          return { response, urls };
+        }
+        const html = await response.text();
+        const form = autoSubmittedForm(html);
+        const copy = new Response(html, response);
+        if (!form) return { response: copy, urls };
+        const next = new URL(form.action, current);
+        if (stop(next)) return { response: copy, urls, stoppedAt: next, stoppedForm: form.fields };
+        if (hop >= maxHops) {
+          throw new Error(`more than ${maxHops} redirects; visited:\n${urls.join('\n')}`);
+        }
+        [method, body, headers, current] = ['POST', form.fields, undefined, next];
+        continue;
+      }
+      const next = new URL(location, current);
+      if (stop(next)) return { response, urls, stoppedAt: next };
       await response.body?.cancel();
       if (hop >= maxHops) {
         throw new Error(`more than ${maxHops} redirects; visited:\n${urls.join('\n')}`);
@@ -216,7 +280,7 @@ export class Browser {
         body = undefined;
       }
       headers = undefined;
-      current = new URL(location, current);
+      current = next;
     }
   }
 }
