@@ -3,7 +3,7 @@ import { OpenIDError } from './errors.js';
 
 /** Body size limit for `response_mode=form_post` callbacks (bytes). */
 export const MAX_FORM_BYTES = 64 * 1024;
-const MAX_QUERY_LENGTH = 16 * 1024;
+const MAX_QUERY_LENGTH = 8 * 1024;
 const MAX_VALUE_LENGTH: Record<string, number> = { id_token: 16 * 1024, access_token: 8 * 1024 };
 const DEFAULT_MAX_VALUE_LENGTH = 4096;
 

@@ -26,18 +26,23 @@ export function fromProviderError(err: unknown, step: string): OpenIDError {
     return new OpenIDError('invalid_token', `the provider refused the access token (${step})`, { cause: err });
   }
   const code = (err as { code?: unknown })?.code;
-  const message = String((err as Error)?.message ?? '');
+  // openid-client wraps oauth4webapi's precise error in a generic ClientError: read both messages.
+  const message = `${String((err as Error)?.message ?? '')} | ${String(((err as Error)?.cause as Error | undefined)?.message ?? '')}`;
   if (code === 'OAUTH_TIMEOUT' || (err as Error)?.name === 'TimeoutError') {
     return new OpenIDError('provider_unavailable', `the provider did not answer in time (${step})`, { cause: err, status: 504 });
   }
   if (/"iss" \(issuer\) (response parameter|missing)|response parameter "iss"/.test(message)) {
     return new OpenIDError('issuer_mismatch', 'the authorization response names another issuer, or none (RFC 9207)', { cause: err });
   }
+  if (/body "sub" property/.test(message)) {
+    return new OpenIDError('userinfo_failed', 'the userinfo answer is not about the logged-in user', { cause: err });
+  }
   if (/"state"/.test(message) && /response parameter/.test(message)) {
     return new OpenIDError('invalid_state', 'the "state" response parameter does not match', { cause: err });
   }
   if (typeof code === 'string' && (ID_TOKEN_CODES.has(code) || /ID Token|JWT|"id_token"/.test(message))) {
-    return new OpenIDError('invalid_id_token', `the ID token failed a check: ${safeReason(message)}`, { cause: err });
+    const precise = ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
+    return new OpenIDError('invalid_id_token', `the ID token failed a check: ${safeReason(precise)}`, { cause: err });
   }
   debug('%s: provider request failed: %s %s', step, typeof code === 'string' ? code : '', message);
   return new OpenIDError('provider_unavailable', `the provider could not be reached or sent an invalid answer (${step})`, { cause: err });

@@ -46,11 +46,7 @@ export async function fetchUserInfo(
   try {
     info = await client.fetchUserInfo(provider.config, token, sub ?? client.skipSubjectCheck);
   } catch (err) {
-    const mapped = fromProviderError(err, 'userinfo');
-    if (mapped.code === 'invalid_id_token' || /"sub"/.test(String((err as Error)?.message))) {
-      throw new OpenIDError('userinfo_failed', 'the userinfo answer is not about the logged-in user', { cause: err });
-    }
-    throw mapped;
+    throw fromProviderError(err, 'userinfo');
   }
   if (typeof info.sub !== 'string') throw new OpenIDError('userinfo_failed', 'the userinfo answer has no "sub"');
   return info;

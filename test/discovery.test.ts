@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { startDevProvider } from '../examples/dev-provider/dev-provider.js';
+import { expectedIssuer } from '../src/discovery.js';
+import Koa from 'koa';
+import { OpenID, redisSession } from '../src/index.js';
+import { startHostileProvider } from './support/hostile-provider.js';
+import { Browser } from './support/http-client.js';
+import { redisUrl, uniquePrefix } from './support/redis.js';
+import { login, startFixture } from './support/fixture.js';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('the expected issuer is the discovery URL without its well-known suffix', () => {
+  assert.equal(expectedIssuer('https://kc.example/realms/x/.well-known/openid-configuration'), 'https://kc.example/realms/x');
+  assert.equal(expectedIssuer('https://op.example/.well-known/openid-configuration'), 'https://op.example');
+  assert.equal(expectedIssuer('https://as.example/.well-known/oauth-authorization-server/tenant'), 'https://as.example/tenant');
+  assert.equal(expectedIssuer('https://op.example/tenant'), 'https://op.example/tenant');
+});
+
+test('a provider that is down at startup answers 503, and works once it is up', async () => {
+  const port = await freePort();
+  const fx = await startFixture([{ name: 'late', options: { configuration: `http://127.0.0.1:${port}/.well-known/openid-configuration`, timeout: 2 } }]);
+  try {
+    const b = fx.browser();
+    const down = await b.get(`${fx.base}/openid/late/login`, { headers: { accept: 'application/json' } });
+    assert.equal(down.status, 503);
+    const body = await down.json();
+    assert.equal(body.error, 'discovery_failed');
+    assert.match(body.error_description, /"late"/);
+
+    const op = await startDevProvider({
+      port,
+      clients: [{ client_id: 'late-app', client_secret: 'late-secret-value', redirect_uris: [`${fx.base}/openid/late/auth`] }],
+    });
+    try {
+      const done = await login(b, fx, 'late', '/welcome');
+      assert.equal(new URL(done.url).pathname, '/welcome');
+    } finally {
+      await op.close();
+    }
+  } finally {
+    await fx.close();
+  }
+});
+
+test('the client authenticates as the provider registered it', async () => {
+  const fx = await startFixture([
+    { name: 'basic', client: { token_endpoint_auth_method: 'client_secret_basic' } },
+    { name: 'post', client: { token_endpoint_auth_method: 'client_secret_post' }, options: { tokenEndpointAuthMethod: 'client_secret_post' } },
+    { name: 'public', client: { token_endpoint_auth_method: 'none', client_secret: undefined }, options: { clientSecret: undefined } },
+  ]);
+  try {
+    for (const name of ['basic', 'post', 'public']) {
+      const done = await login(fx.browser(), fx, name, '/ok');
+      assert.equal(new URL(done.url).pathname, '/ok', `${name}: ${done.body}`);
+    }
+  } finally {
+    await fx.close();
+  }
+});
+
+test('client_secret_basic when the provider lists it, else client_secret_post; the choice can be forced', async () => {
+  const op = await startHostileProvider({ clientId: 'c1' });
+  const app = new Koa();
+  app.keys = ['k'];
+  const sessions = redisSession(app, { redis: redisUrl(), prefix: uniquePrefix('auth') });
+  app.use(sessions);
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    const common = { clientId: 'c1', clientSecret: 'sekret-value', configuration: op.discoveryUrl, allowInsecureRequests: true, baseUrl: base };
+    const byDefault = new OpenID(app, { ...common, name: 'default' });
+    const forced = new OpenID(app, { ...common, name: 'forced', tokenEndpointAuthMethod: 'client_secret_post' });
+    void byDefault;
+    void forced;
+    // Koa composes at listen(); re-bind the server to the now complete app.
+    server.removeAllListeners('request');
+    server.on('request', app.callback());
+
+    const run = async (name: string) => {
+      const b = new Browser();
+      await b.follow(`${base}/openid/${name}/login`);
+      return op.tokenRequests.at(-1)!;
+    };
+    const basic = await run('default');
+    assert.match(basic.headers.authorization ?? '', /^Basic /);
+    assert.equal(basic.body.get('client_secret'), null);
+
+    const post = await run('forced');
+    assert.equal(post.headers.authorization, undefined);
+    assert.equal(post.body.get('client_secret'), 'sekret-value');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await sessions.close();
+    await op.close();
+  }
+});
+
+test('client_secret_post when the provider does not list basic', async () => {
+  const op = await startHostileProvider({ clientId: 'c2' });
+  op.discovery.token_endpoint_auth_methods_supported = ['client_secret_post'];
+  const app = new Koa();
+  app.keys = ['k'];
+  const sessions = redisSession(app, { redis: redisUrl(), prefix: uniquePrefix('auth') });
+  app.use(sessions);
+  new OpenID(app, { name: 'p', clientId: 'c2', clientSecret: 'sekret-value', configuration: op.discoveryUrl, allowInsecureRequests: true });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await new Browser().follow(`${base}/openid/p/login`);
+    const request = op.tokenRequests.at(-1)!;
+    assert.equal(request.headers.authorization, undefined);
+    assert.equal(request.body.get('client_secret'), 'sekret-value');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await sessions.close();
+    await op.close();
+  }
+});
