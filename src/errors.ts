@@ -69,11 +69,14 @@ export class OpenIDError extends Error {
   readonly status: number;
   /** The provider's OAuth error code, e.g. `access_denied`, when there was one. */
   readonly providerError?: string;
+  /** For Koa's default error handler: the message of a 4xx is safe to show (it never holds a token or secret). */
+  readonly expose: boolean;
 
   constructor(code: OpenIDErrorCode, message: string, options: OpenIDErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.status = options.status ?? ERROR_STATUS[code];
+    this.expose = this.status < 500;
     if (typeof options.providerError === 'string' && OAUTH_ERROR_SYNTAX.test(options.providerError)) {
       this.providerError = options.providerError;
     }

@@ -10,7 +10,7 @@
  *     login page:   `input[name="login"]` (text, required), `input[name="password"]` (required),
  *                   `button[type="submit"]` ("Sign-in"); the form also posts a hidden `prompt=login`.
  *     consent page: `button[type="submit"]` ("Continue"), hidden `prompt=consent`.
- *     Both forms POST to `/interaction/:uid` (their `action` attribute); the page title is
+ *     Both forms POST to `/interaction/:uid` (their `action` attribute); the `<h1>` is
  *     "Sign-in" or "Authorize".
  * - `interactive: false` (the default for tests): no page at all. Every interaction finishes at once
  *   for the account chosen by `accountId` / `setAccount()`, and consent grants whatever the request
@@ -252,7 +252,12 @@ export async function startDevProvider(opts: DevProviderOptions): Promise<DevPro
   const configuration: Record<string, unknown> = {
     clients: opts.clients,
     jwks,
-    cookies: { keys: ['dev-cookie-key-1 (not secret)', 'dev-cookie-key-0 (not secret)'] },
+    // Browsers share cookies across ports: names with the port keep two dev providers on
+    // 127.0.0.1 from overwriting each other's login cookies.
+    cookies: {
+      keys: ['dev-cookie-key-1 (not secret)', 'dev-cookie-key-0 (not secret)'],
+      names: { session: `_op${port}_session`, interaction: `_op${port}_interaction`, resume: `_op${port}_resume` },
+    },
     async findAccount(_ctx: unknown, sub: string) {
       return { accountId: sub, claims: async () => accountClaims(sub) };
     },

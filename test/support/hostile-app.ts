@@ -1,0 +1,65 @@
+/**
+ * A Koa app with redis sessions and one OpenID provider pointed at a hostile provider, for tests
+ * that need to control exactly what the provider answers.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { OpenID, redisSession, type OpenIDOptions } from '../../src/index.js';
+import { startHostileProvider, type Alg, type HostileProvider } from './hostile-provider.js';
+import { Browser } from './http-client.js';
+import { redisUrl, uniquePrefix } from './redis.js';
+
+export interface HostileApp {
+  base: string;
+  app: Koa;
+  op: HostileProvider;
+  openid: OpenID;
+  browser(): Browser;
+  /** Login route → hostile authorize → callback → wherever the app sends the browser. */
+  login(browser?: Browser, returnTo?: string): Promise<{ status: number; url: string; body: string; browser: Browser }>;
+  close(): Promise<void>;
+}
+
+export async function startHostileApp(
+  options: Partial<OpenIDOptions> = {},
+  setup?: (app: Koa, openid: OpenID) => void,
+  alg?: Alg,
+): Promise<HostileApp> {
+  const op = await startHostileProvider({ clientId: 'hostile-client', ...(alg ? { alg } : {}) });
+  const app = new Koa();
+  app.keys = ['test-key'];
+  const sessions = redisSession(app, { redis: redisUrl(), prefix: uniquePrefix('hostile') });
+  app.use(sessions);
+  const openid = new OpenID(app, {
+    name: 'hostile',
+    clientId: 'hostile-client',
+    clientSecret: 'hostile-secret-value',
+    configuration: op.discoveryUrl,
+    allowInsecureRequests: true,
+    jwksCooldown: 0.2,
+    ...options,
+  });
+  setup?.(app, openid);
+  const server: Server = createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    base,
+    app,
+    op,
+    openid,
+    browser: () => new Browser(),
+    async login(browser = new Browser(), returnTo) {
+      const query = returnTo === undefined ? '' : `?returnTo=${encodeURIComponent(returnTo)}`;
+      const { response, urls } = await browser.follow(`${base}/openid/hostile/login${query}`, { headers: { accept: 'application/json' } });
+      return { status: response.status, url: urls.at(-1)!, body: await response.text(), browser };
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await sessions.close();
+      await op.close();
+    },
+  };
+}
