@@ -4,11 +4,9 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { startDevProvider } from '../examples/dev-provider/dev-provider.js';
 import { expectedIssuer } from '../src/discovery.js';
-import Koa from 'koa';
-import { OpenID, redisSession } from '../src/index.js';
-import { startHostileProvider } from './support/hostile-provider.js';
+import { OpenID } from '../src/index.js';
+import { startHostileApp } from './support/hostile-app.js';
 import { Browser } from './support/http-client.js';
-import { redisUrl, uniquePrefix } from './support/redis.js';
 import { login, startFixture } from './support/fixture.js';
 
 async function freePort(): Promise<number> {
@@ -68,65 +66,35 @@ test('the client authenticates as the provider registered it', async () => {
   }
 });
 
-test('client_secret_basic when the provider lists it, else client_secret_post; the choice can be forced', async () => {
-  const op = await startHostileProvider({ clientId: 'c1' });
-  const app = new Koa();
-  app.keys = ['k'];
-  const sessions = redisSession(app, { redis: redisUrl(), prefix: uniquePrefix('auth') });
-  app.use(sessions);
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+test('client_secret_basic when the provider lists it; the choice can be forced', async () => {
+  const fx = await startHostileApp({}, (app, openid) => {
+    const { name: _name, ...rest } = openid.options;
+    new OpenID(app, { ...rest, name: 'forced', routeLogin: undefined, routeAuth: undefined, tokenEndpointAuthMethod: 'client_secret_post' });
+  });
   try {
-    const common = { clientId: 'c1', clientSecret: 'sekret-value', configuration: op.discoveryUrl, allowInsecureRequests: true, baseUrl: base };
-    const byDefault = new OpenID(app, { ...common, name: 'default' });
-    const forced = new OpenID(app, { ...common, name: 'forced', tokenEndpointAuthMethod: 'client_secret_post' });
-    void byDefault;
-    void forced;
-    // Koa composes at listen(); re-bind the server to the now complete app.
-    server.removeAllListeners('request');
-    server.on('request', app.callback());
-
-    const run = async (name: string) => {
-      const b = new Browser();
-      await b.follow(`${base}/openid/${name}/login`);
-      return op.tokenRequests.at(-1)!;
-    };
-    const basic = await run('default');
+    await fx.login();
+    const basic = fx.op.tokenRequests.at(-1)!;
     assert.match(basic.headers.authorization ?? '', /^Basic /);
     assert.equal(basic.body.get('client_secret'), null);
 
-    const post = await run('forced');
+    await new Browser().follow(`${fx.base}/openid/forced/login`);
+    const post = fx.op.tokenRequests.at(-1)!;
     assert.equal(post.headers.authorization, undefined);
-    assert.equal(post.body.get('client_secret'), 'sekret-value');
+    assert.equal(post.body.get('client_secret'), 'hostile-secret-value');
   } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    await sessions.close();
-    await op.close();
+    await fx.close();
   }
 });
 
 test('client_secret_post when the provider does not list basic', async () => {
-  const op = await startHostileProvider({ clientId: 'c2' });
-  op.discovery.token_endpoint_auth_methods_supported = ['client_secret_post'];
-  const app = new Koa();
-  app.keys = ['k'];
-  const sessions = redisSession(app, { redis: redisUrl(), prefix: uniquePrefix('auth') });
-  app.use(sessions);
-  new OpenID(app, { name: 'p', clientId: 'c2', clientSecret: 'sekret-value', configuration: op.discoveryUrl, allowInsecureRequests: true });
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const fx = await startHostileApp();
+  fx.op.discovery.token_endpoint_auth_methods_supported = ['client_secret_post'];
   try {
-    await new Browser().follow(`${base}/openid/p/login`);
-    const request = op.tokenRequests.at(-1)!;
+    await fx.login();
+    const request = fx.op.tokenRequests.at(-1)!;
     assert.equal(request.headers.authorization, undefined);
-    assert.equal(request.body.get('client_secret'), 'sekret-value');
+    assert.equal(request.body.get('client_secret'), 'hostile-secret-value');
   } finally {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    await sessions.close();
-    await op.close();
+    await fx.close();
   }
 });
