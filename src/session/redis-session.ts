@@ -1,0 +1,210 @@
+import { once } from 'node:events';
+import { setTimeout } from 'node:timers/promises';
+import type Koa from 'koa';
+import { Redis } from 'ioredis';
+import createSession, { type CreateSessionOptions } from 'koa-session';
+import { z } from 'zod';
+import { debug } from '../debug.js';
+import { MemoryStore } from './memory-store.js';
+import { RedisStore, type RedisClientLike } from './redis-store.js';
+import { ONE_DAY_MS, parseOptions, StoreOptionsSchema, type SessionStore } from './store.js';
+import type {} from './context-types.js';
+
+const REDIS_URL = /^rediss?:\/\/./;
+/** RFC 6265 §4.1.1 cookie-name (an RFC 7230 token). */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+const hasMethods = (value: unknown, ...names: string[]): boolean =>
+  typeof value === 'object' && value !== null &&
+  names.every((name) => typeof (value as Record<string, unknown>)[name] === 'function');
+
+const REDIS_ERROR = 'must be a redis:// or rediss:// URL or an ioredis client';
+const MAX_AGE_ERROR = "must be a positive number of milliseconds or 'session'";
+const bool = z.boolean({ error: 'must be true or false' });
+
+/**
+ * The options of `redisSession(app, options)`: one schema is the source of the type, the defaults
+ * and the setup-time validation (a bad option is a `TypeError` naming it).
+ */
+export const RedisSessionOptionsSchema = z.strictObject({
+  /**
+   * Where sessions are kept: a `redis://` or `rediss://` URL (a client is created, and closed by
+   * the middleware's `close()`), or an ioredis client, used as it is: never closed, never sent
+   * `SELECT` or anything else that changes its state. Default: `process.env.REDIS_URL` when set
+   * (and `store` is not given), else an in-memory store for development, which warns.
+   */
+  redis: z
+    .union([
+      z.string({ error: REDIS_ERROR }).regex(REDIS_URL, { error: REDIS_ERROR }),
+      z.custom<RedisClientLike>((v) => hasMethods(v, 'get', 'set', 'del'), { error: REDIS_ERROR }),
+    ], { error: REDIS_ERROR })
+    .optional(),
+  /**
+   * Any koa-session 7 store (`get`, `set`, `destroy`), used instead of `redis`; giving both is an
+   * error. koa-redis 4 works with a numeric `maxAge` only: it cannot store `maxAge: 'session'`.
+   * `prefix` and `sessionTtl` belong to the built-in stores: configure your store instead.
+   */
+  store: z
+    .custom<SessionStore>((v) => hasMethods(v, 'get', 'set', 'destroy'), {
+      error: 'must be a koa-session store (an object with get, set and destroy methods)',
+    })
+    .optional(),
+  ...StoreOptionsSchema.shape,
+  /** The cookie's name; a second cookie `<key>.sig` carries its signature. Default `'koa-session-openid'`. */
+  key: z.string({ error: 'must be a cookie name' }).regex(COOKIE_NAME, { error: 'must be a cookie name (letters, digits and !#$%&\'*+-.^_`|~)' }).default('koa-session-openid'),
+  /**
+   * How long a session lives after its last write, in milliseconds: the cookie's `Max-Age`, and the
+   * stored copy's TTL (plus 10 s). `'session'`: a browser-session cookie (no `Max-Age`), kept in the
+   * store for `sessionTtl`. Default `86400000` (1 day).
+   */
+  maxAge: z
+    .union([
+      z.number({ error: MAX_AGE_ERROR }).finite({ error: MAX_AGE_ERROR }).positive({ error: MAX_AGE_ERROR }),
+      z.literal('session', { error: MAX_AGE_ERROR }),
+    ], { error: MAX_AGE_ERROR })
+    .default(ONE_DAY_MS),
+  /**
+   * The cookie's `SameSite` attribute. `'lax'` sends it on top-level navigations from other sites,
+   * which the login callback (a redirect from the provider) needs; `'strict'` would lose the
+   * session on that redirect; `'none'` requires Secure. Default `'lax'`.
+   */
+  sameSite: z.enum(['lax', 'strict', 'none'], { error: "must be 'lax', 'strict' or 'none'" }).default('lax'),
+  /**
+   * The cookie's `Secure` attribute. Default `undefined`: set exactly when the request is https
+   * (`ctx.secure`; behind a TLS-terminating proxy set `app.proxy = true` so `X-Forwarded-Proto`
+   * counts). `true` on a request Koa sees as http makes the cookies module throw ("Cannot send secure
+   * cookie over unencrypted connection"), so with a proxy set `app.proxy` rather than this.
+   */
+  secure: bool.optional(),
+  /** The cookie's `HttpOnly` attribute: scripts cannot read the session id. Default `true`. */
+  httpOnly: bool.default(true),
+  /** Sign the cookie with `app.keys` (a forged or tampered session id is ignored). Default `true`. */
+  signed: bool.default(true),
+  /** Save the session and reset the cookie's expiry on every response, changed or not. Default `false`. */
+  rolling: bool.default(false),
+  /** Save the session again when less than half of its `maxAge` is left. Default `false`. */
+  renew: bool.default(false),
+});
+
+export type RedisSessionOptions = z.input<typeof RedisSessionOptionsSchema>;
+
+/**
+ * koa-session's `save()` turns `maxAge: 'session'` into `undefined` on the request's options, so a
+ * second save in the same request (`regenerate()` on login, then the automatic commit) stores the
+ * session as a 1-day one, and its cookie becomes persistent on a later request. Before each save,
+ * put `'session'` back: `undefined` only ever comes from that mutation (every other path sets a
+ * number or `'session'`).
+ */
+function keepBrowserSession(ctx: Koa.Context): void {
+  const options = ctx.sessionOptions as { maxAge?: number | 'session' } | undefined;
+  if (options && options.maxAge === undefined) options.maxAge = 'session';
+}
+
+/** The koa-session middleware, plus what tests and graceful shutdown need. */
+export interface RedisSessionMiddleware extends Koa.Middleware {
+  /** The store sessions are kept in. */
+  readonly store: SessionStore;
+  /**
+   * Closes the Redis client that `redisSession` created from a URL (or `REDIS_URL`); does nothing
+   * for a client or store that was passed in. Safe to call more than once.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Session middleware for Koa: koa-session 7 with the session data on the server (Redis) and only an
+ * opaque, signed random id in the browser's cookie. Install it once per app, before the OpenID
+ * routes and guards. A session that was not changed during a request is not written back (unless
+ * `rolling` or `renew` say so).
+ *
+ * @throws TypeError on a bad option (naming it), when `signed` is on and `app.keys` is not set, or
+ * when the app already has session middleware.
+ */
+export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSessionMiddleware {
+  if (typeof (app as { use?: unknown } | undefined)?.use !== 'function') {
+    throw new TypeError('"app" must be a Koa application');
+  }
+  const opts = parseOptions(RedisSessionOptionsSchema, options, 'redisSession');
+  const given = (name: string) => options !== undefined && (options as Record<string, unknown>)[name] !== undefined;
+
+  if (opts.redis !== undefined && opts.store !== undefined) {
+    throw new TypeError('"redis" and "store" cannot both be given: "store" replaces the built-in Redis store');
+  }
+  if (opts.store !== undefined) {
+    for (const name of ['prefix', 'sessionTtl']) {
+      if (given(name)) throw new TypeError(`"${name}" applies to the built-in stores only: configure your "store" instead`);
+    }
+  }
+  if (opts.sameSite === 'none' && opts.secure === false) {
+    throw new TypeError('"sameSite" \'none\' needs Secure cookies (browsers reject it otherwise): do not set "secure" to false');
+  }
+  if (opts.signed && !(Array.isArray(app.keys) ? app.keys.length : app.keys)) {
+    throw new TypeError('"app.keys" must be set when "signed" is true (the session cookie is signed with them): app.keys = [secret]');
+  }
+  if (Object.prototype.hasOwnProperty.call(app.context, 'session')) {
+    throw new TypeError('this app already has session middleware (ctx.session is defined): use redisSession() once per app');
+  }
+
+  let store: SessionStore;
+  let owned: Redis | undefined;
+  if (opts.store !== undefined) {
+    store = opts.store;
+    debug('sessions: in the given store');
+  } else {
+    let redis = opts.redis;
+    if (redis === undefined && process.env.REDIS_URL) {
+      if (!REDIS_URL.test(process.env.REDIS_URL)) {
+        throw new TypeError('"REDIS_URL" must be a redis:// or rediss:// URL');
+      }
+      redis = process.env.REDIS_URL;
+    }
+    if (typeof redis === 'string') {
+      owned = new Redis(redis, { connectionName: 'koa-session-openid' });
+      owned.on('error', (err: Error) => debug('sessions: redis client error: %s', err.message));
+      redis = owned;
+      debug('sessions: in Redis (own client from a URL)');
+    } else if (redis !== undefined) {
+      debug('sessions: in Redis (the given client)');
+    }
+    store = redis === undefined
+      ? new MemoryStore({ sessionTtl: opts.sessionTtl })
+      : new RedisStore(redis, { prefix: opts.prefix, sessionTtl: opts.sessionTtl });
+  }
+
+  const sessionOptions: CreateSessionOptions = {
+    key: opts.key,
+    maxAge: opts.maxAge,
+    httpOnly: opts.httpOnly,
+    signed: opts.signed,
+    rolling: opts.rolling,
+    renew: opts.renew,
+    sameSite: opts.sameSite,
+    secure: opts.secure,
+    overwrite: true,
+    autoCommit: true,
+    beforeSave: keepBrowserSession,
+    store: store as NonNullable<CreateSessionOptions['store']>,
+  };
+  if (sessionOptions.secure === undefined) delete sessionOptions.secure;
+  const middleware = createSession(app, sessionOptions) as Koa.Middleware;
+
+  let closing: Promise<void> | undefined;
+  return Object.assign(middleware, {
+    store,
+    close(): Promise<void> {
+      if (!owned) return Promise.resolve();
+      const client = owned;
+      closing ??= (async () => {
+        if (client.status !== 'ready') {
+          client.disconnect(); // not connected: nothing in flight, and no 'end' event to wait for
+          return;
+        }
+        // QUIT lets replies still in flight arrive first; resolve once the socket is closed
+        const ended = once(client, 'end');
+        await client.quit().catch(() => client.disconnect());
+        await Promise.race([ended, setTimeout(1000, undefined, { ref: false })]);
+      })();
+      return closing;
+    },
+  });
+}
