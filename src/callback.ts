@@ -42,13 +42,17 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
   const state = params.get('state');
   const tx = takeTransaction(session, state, opts.name, opts.loginTimeout * 1000);
 
+  const provider = await getProvider();
+  // RFC 9207 §2.4: the issuer is checked on error responses too (openid-client checks it on success).
+  const iss = params.get('iss');
+  if ((iss !== null || provider.server.authorization_response_iss_parameter_supported) && iss !== provider.issuer) {
+    throw new OpenIDError('issuer_mismatch', 'the authorization response names another issuer, or none (RFC 9207)');
+  }
   const error = params.get('error');
   if (error !== null) {
     throw new OpenIDError('provider_error', 'the provider did not complete the login', { providerError: error });
   }
   if (!params.get('code')) throw new OpenIDError('invalid_request', 'the callback has no "code" parameter');
-
-  const provider = await getProvider();
   const tokens = await exchangeCode(provider, tx, params, state!);
   const claims = await checkIdToken(provider, opts, tokens.id_token, { nonce: tx.nonce, maxAge: tx.maxAge });
 

@@ -39,6 +39,7 @@ function usableFor(jwk: JWK, header: JWSHeaderParameters): boolean {
   );
 }
 
+const unavailable = () => new OpenIDError('provider_unavailable', "the provider's signing keys could not be fetched");
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -50,19 +51,20 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  *    but never sooner than `cooldownMs` after the previous fetch: the token **waits** for that
  *    fetch (at most `cooldownMs`) and is then checked against the new keys. A provider that rotates
  *    and signs with the new key at once is therefore accepted within `cooldownMs`.
- * 3. A `kid` still unknown after a refetch is remembered as unknown until the next fetch, so
- *    repeating it fails at once; a flood of distinct bogus `kid`s causes at most one fetch per
- *    `cooldownMs`.
+ * 3. A `kid` still unknown after a refetch fails at once for the rest of that cooldown, then may
+ *    cause the next refetch (a JWKS that lags behind the signer is picked up); a flood of bogus
+ *    `kid`s causes at most one fetch per `cooldownMs`.
  * 4. Once the key set is older than `maxAgeMs` it is refreshed in the background (same cooldown),
  *    so removed keys stop being accepted. A failed fetch keeps the previous keys: tokens keep
- *    verifying from the cache while the provider is unreachable.
+ *    verifying from the cache while the provider is unreachable. While the first fetch keeps
+ *    failing, it is retried at most once per `cooldownMs` too.
+ * 5. A key that cannot be imported (malformed JWK) is skipped.
  */
 export class RemoteKeySet {
   readonly url: URL;
   readonly #opts: KeySetOptions;
   #keys: JWK[] | undefined;
   #fetchedAt = 0;
-  #epoch = 0;
   #inflight: Promise<void> | undefined;
   readonly #imported = new WeakMap<JWK, Map<string, Promise<VerifyKey>>>();
   readonly #unknown = new Map<string, number>();
@@ -79,24 +81,31 @@ export class RemoteKeySet {
 
   /** The keys that may have signed a JWS with this header (usually one). */
   async candidates(header: JWSHeaderParameters): Promise<VerifyKey[]> {
-    if (!this.#keys) await this.#refresh(0);
-    if (!this.#keys) throw new OpenIDError('provider_unavailable', 'the provider\'s signing keys could not be fetched');
+    if (!this.#keys) {
+      // While the very first fetch keeps failing, the provider is asked at most once per cooldown.
+      if (this.#fetchedAt && !this.#inflight && Date.now() - this.#fetchedAt < this.#opts.cooldownMs) throw unavailable();
+      await this.#refresh(0);
+      if (!this.#keys) throw unavailable();
+    }
     if (Date.now() - this.#fetchedAt > this.#opts.maxAgeMs) {
       this.#refresh(this.#opts.cooldownMs).catch(() => {});
     }
     let found = this.#keys.filter((k) => usableFor(k, header));
     if (found.length === 0) {
       const id = `${header.kid ?? ''}\u0000${header.alg}`;
-      if (this.#unknown.get(id) === this.#epoch) return [];
+      // Already looked up in the current key set, which is younger than the cooldown: fail at once.
+      if (this.#unknown.get(id) === this.#fetchedAt && Date.now() - this.#fetchedAt < this.#opts.cooldownMs) return [];
       await this.#refresh(this.#opts.cooldownMs);
       found = this.#keys.filter((k) => usableFor(k, header));
       if (found.length === 0) {
         if (this.#unknown.size >= MAX_UNKNOWN_KIDS) this.#unknown.clear();
-        this.#unknown.set(id, this.#epoch);
+        this.#unknown.set(id, this.#fetchedAt);
         return [];
       }
     }
-    return Promise.all(found.map((jwk) => this.#import(jwk, header.alg!)));
+    // A key that cannot be imported (a malformed JWK) is skipped, never an error of ours.
+    const imported = await Promise.allSettled(found.map((jwk) => this.#import(jwk, header.alg!)));
+    return imported.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   }
 
   #import(jwk: JWK, alg: string): Promise<VerifyKey> {
@@ -104,7 +113,10 @@ export class RemoteKeySet {
     if (!byAlg) this.#imported.set(jwk, (byAlg = new Map()));
     let key = byAlg.get(alg);
     if (!key) {
-      key = importJWK(jwk, alg) as Promise<VerifyKey>;
+      key = (importJWK(jwk, alg) as Promise<VerifyKey>).catch((err: unknown) => {
+        debug('JWKS key %s cannot be imported for %s: %s', jwk.kid ?? '(no kid)', alg, (err as Error).message);
+        throw err;
+      });
       byAlg.set(alg, key);
     }
     return key;
@@ -144,10 +156,8 @@ export class RemoteKeySet {
     } catch (err) {
       debug('JWKS fetch from %s failed: %s', this.url.origin, (err as Error).message);
     } finally {
-      // Failures count too: an unreachable provider is not asked more often than once per cooldown,
-      // and a kid seen before this attempt may be looked up again after the next cooldown.
+      // Failures count too: an unreachable provider is not asked more often than once per cooldown.
       this.#fetchedAt = Date.now();
-      this.#epoch++;
     }
   }
 }

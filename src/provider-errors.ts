@@ -2,6 +2,7 @@ import * as client from 'openid-client';
 import { debug } from './debug.js';
 import { OpenIDError } from './errors.js';
 
+const TOKEN_STEPS = new Set(['token request', 'refresh']);
 const ID_TOKEN_CODES = new Set(['OAUTH_JWT_CLAIM_COMPARISON_FAILED', 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED']);
 
 /**
@@ -28,6 +29,11 @@ export function fromProviderError(err: unknown, step: string): OpenIDError {
   const code = (err as { code?: unknown })?.code;
   // openid-client wraps oauth4webapi's precise error in a generic ClientError: read both messages.
   const message = `${String((err as Error)?.message ?? '')} | ${String(((err as Error)?.cause as Error | undefined)?.message ?? '')}`;
+  const status = ((err as Error)?.cause as Response | undefined)?.status;
+  if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && typeof status === 'number' && status >= 500 && TOKEN_STEPS.has(step)) {
+    // openid-client raises ResponseBodyError for 4xx only; a 5xx of the token endpoint lands here.
+    return new OpenIDError('token_request_failed', `the provider failed (${step})`, { cause: err, status: 502 });
+  }
   if (code === 'OAUTH_TIMEOUT' || (err as Error)?.name === 'TimeoutError') {
     return new OpenIDError('provider_unavailable', `the provider did not answer in time (${step})`, { cause: err, status: 504 });
   }

@@ -1,288 +1,190 @@
 /**
  * ID token checks through the whole login (app login route → hostile authorize → app callback),
- * against a real HTTP server: every forged ID token is refused with 400 `invalid_id_token`, the
- * answer carries no token, and nothing of the login reaches the session.
+ * against a real HTTP server with Redis sessions: every forged ID token is refused with 400
+ * `invalid_id_token`, the answer carries no token, and nothing of the login reaches the session.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
 import Router from '@koa/router';
 import { generateKeyPair } from 'jose';
-import Koa from 'koa';
-import session from 'koa-session';
 
-import { OpenID } from '../src/openid.js';
-import type { OpenIDOptions } from '../src/options.js';
-import {
-  startHostileProvider,
-  tamperSignature,
-  validIdTokenClaims,
-  type HostileProvider,
-  type TokenContext,
-} from './support/hostile-provider.js';
+import { startHostileApp, type HostileApp } from './support/hostile-app.js';
+import { tamperSignature, validIdTokenClaims, type TokenContext } from './support/hostile-provider.js';
 import { Browser } from './support/http-client.js';
-
-// ---------------------------------------------------------------------------------------------
-// Relying party under test (the same helper lives in callback-hostile.test.ts; move it to
-// test/support/ once that is allowed).
-
-const CLIENT_ID = 'app';
-const CLIENT_SECRET = 'app-client-secret-0123456789abcdef0123456789abcdef';
-const NAME = 'hostile';
-
-interface LoginOutcome {
-  status: number;
-  /** The path the callback redirected to (the login succeeded), else `undefined`. */
-  redirectedTo?: string;
-  text: string;
-  body: Record<string, unknown> | undefined;
-  browser: Browser;
-  ms: number;
-}
-
-interface RelyingParty {
-  base: string;
-  openid: OpenID;
-  /** login route → hostile authorize → callback; stops before requesting `returnTo` (`/done`). */
-  login(browser?: Browser): Promise<LoginOutcome>;
-  /** This provider's login as `provider.session(ctx)` sees it in the browser's session. */
-  sessionLogin(browser: Browser): Promise<{ claims: { sub: string } } | null>;
-  /** Every session value in the store, serialized. */
-  storedSessions(): Promise<string[]>;
-  close(): Promise<void>;
-}
-
-interface SessionLayer {
-  middleware: Koa.Middleware;
-  dump(): Promise<string[]>;
-  close(): Promise<void>;
-}
-
-let warnedFallback = false;
-
-function isMissingModule(err: unknown): boolean {
-  return (err as { code?: string })?.code === 'ERR_MODULE_NOT_FOUND';
-}
-
-/** redisSession when src/session exists, else koa-session over an in-memory (JSON) store. */
-async function sessionLayer(app: Koa): Promise<SessionLayer> {
-  const lib = await import('../src/session/index.js' as string).catch((err: unknown) => {
-    if (isMissingModule(err)) return undefined;
-    throw err;
-  });
-  if (typeof lib?.redisSession === 'function') {
-    const support = await import('./support/redis.js' as string).catch((err: unknown) => {
-      if (isMissingModule(err)) return undefined;
-      throw err;
-    });
-    const url: string = support?.redisUrl?.() ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6391';
-    const prefix: string = support?.uniquePrefix?.('id-token') ?? `test:id-token:${process.pid}:${Date.now()}:`;
-    const middleware = lib.redisSession(app, { redis: url, prefix });
-    const { Redis } = await import('ioredis');
-    const redis = new Redis(url);
-    return {
-      middleware,
-      async dump() {
-        const keys = await redis.keys(`${prefix}*`);
-        return keys.length ? ((await redis.mget(keys)).filter(Boolean) as string[]) : [];
-      },
-      async close() {
-        redis.disconnect();
-        await middleware.close?.();
-      },
-    };
-  }
-  if (!warnedFallback) {
-    warnedFallback = true;
-    console.error('# src/session not available yet: using koa-session with an in-memory store');
-  }
-  const store = new Map<string, string>();
-  const middleware = session(
-    {
-      key: 'rp.sid',
-      store: {
-        get: (key: string) => (store.has(key) ? JSON.parse(store.get(key)!) : undefined),
-        set: (key: string, value: unknown) => void store.set(key, JSON.stringify(value)),
-        destroy: (key: string) => void store.delete(key),
-      },
-    } as Parameters<typeof session>[0],
-    app,
-  );
-  return { middleware, dump: async () => [...store.values()], close: async () => {} };
-}
-
-async function startRelyingParty(op: HostileProvider, options: Partial<OpenIDOptions> = {}): Promise<RelyingParty> {
-  const app = new Koa();
-  app.keys = ['rp-test-key'];
-  const sessions = await sessionLayer(app);
-  app.use(sessions.middleware);
-  const openid = new OpenID(app, {
-    name: NAME,
-    configuration: op.discoveryUrl,
-    allowInsecureRequests: true,
-    clientId: CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
-    scopes: ['openid'],
-    jwksCooldown: 0.3,
-    ...options,
-  });
-  const router = new Router();
-  router.get('/me', (ctx) => {
-    ctx.body = { login: openid.session(ctx) ?? null };
-  });
-  router.get('/done', (ctx) => {
-    ctx.body = 'done';
-  });
-  app.use(router.routes());
-  const server: Server = createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    base,
-    openid,
-    async login(browser = new Browser()) {
-      const started = performance.now();
-      const { response, stoppedAt } = await browser.follow(`${base}/openid/${NAME}/login?returnTo=/done`, {
-        stopAt: (u) => u.origin === base && u.pathname === '/done',
-      });
-      const ms = performance.now() - started;
-      const text = await response.text();
-      let body: Record<string, unknown> | undefined;
-      try {
-        body = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        body = undefined;
-      }
-      return { status: response.status, redirectedTo: stoppedAt?.pathname, text, body, browser, ms };
-    },
-    async sessionLogin(browser) {
-      return ((await (await browser.get(`${base}/me`)).json()) as { login: { claims: { sub: string } } | null }).login;
-    },
-    storedSessions: () => sessions.dump(),
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await sessions.close();
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
+import { newRedis } from './support/redis.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 const without = (claims: Record<string, unknown>, ...names: string[]) =>
   Object.fromEntries(Object.entries(claims).filter(([k]) => !names.includes(k)));
 
+interface Attempt {
+  status: number;
+  /** Where the callback redirected to (the login succeeded), else `undefined`. */
+  redirectedTo?: string;
+  text: string;
+  body: Record<string, unknown> | undefined;
+  browser: Browser;
+}
+
+/** login route → hostile authorize → callback; stops before requesting `returnTo` (`/done`). */
+async function attempt(fx: HostileApp, browser = new Browser()): Promise<Attempt> {
+  const { response, stoppedAt } = await browser.follow(`${fx.base}/openid/hostile/login?returnTo=/done`, {
+    stopAt: (u) => u.origin === fx.base && u.pathname === '/done',
+  });
+  const text = await response.text();
+  let body: Record<string, unknown> | undefined;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = undefined;
+  }
+  return { status: response.status, redirectedTo: stoppedAt?.pathname, text, body, browser };
+}
+
 describe('ID tokens at the callback', () => {
-  let op: HostileProvider;
-  let rp: RelyingParty;
-  /** What the token endpoint sent last: the response body must not echo any of it. */
+  let fx: HostileApp;
+  let secret: string;
+  const redis = newRedis();
+  /** What the token endpoint sent last: no answer and no stored session may contain it (unless valid). */
   let sent: { accessToken: string; idToken: string | null };
 
   before(async () => {
-    op = await startHostileProvider({ clientId: CLIENT_ID });
-    rp = await startRelyingParty(op);
+    fx = await startHostileApp({ scopes: ['openid'], jwksCooldown: 0.3 }, (app, openid) => {
+      const router = new Router();
+      router.get('/me', (ctx) => {
+        ctx.body = { login: openid.session(ctx) ?? null };
+      });
+      app.use(router.routes());
+    });
+    secret = fx.openid.options.clientSecret!;
   });
   after(async () => {
-    await rp.close();
-    await op.close();
+    redis.disconnect();
+    await fx.close();
   });
 
   /** The token endpoint answers with the ID token `make` builds (a string as is, `null`: none). */
   function answerWith(make: (ctx: TokenContext) => Promise<string | null> | string | null) {
-    op.onToken(async (ctx) => {
+    fx.op.onToken(async (ctx) => {
       const idToken = await make(ctx);
       sent = { accessToken: ctx.accessToken, idToken };
-      return op.tokenAnswer(ctx, idToken);
+      return fx.op.tokenAnswer(ctx, idToken);
     });
   }
 
   function assertNoTokenIn(text: string) {
-    assert.ok(!text.includes(sent.accessToken), 'the answer contains the access token');
-    assert.ok(!text.includes(CLIENT_SECRET), 'the answer contains the client secret');
-    if (sent.idToken) {
-      for (const part of sent.idToken.split('.').filter((p) => p.length >= 8)) {
-        assert.ok(!text.includes(part), 'the answer contains (part of) the ID token');
-      }
+    assert.ok(!text.includes(sent.accessToken), 'contains the access token');
+    assert.ok(!text.includes(secret), 'contains the client secret');
+    // The header (alg, kid) is the same for every token of the key: the payload and signature are not.
+    for (const part of (sent.idToken ?? '').split('.').slice(1).filter((p) => p.length >= 8)) {
+      assert.ok(!text.includes(part), 'contains the ID token\'s payload or signature');
     }
   }
 
-  async function assertNothingStored(browser: Browser) {
-    assert.equal(await rp.sessionLogin(browser), null, 'the login was stored in the session');
-    for (const value of await rp.storedSessions()) assertNoTokenIn(value);
+  /** Every session value in Redis written by the hostile apps (other runs' values hold other tokens). */
+  async function storedSessions(): Promise<string[]> {
+    const keys = await redis.keys('test:hostile:*');
+    return keys.length ? ((await redis.mget(keys)).filter((v) => v !== null) as string[]) : [];
   }
 
-  test('a valid login succeeds: 302 to returnTo, the session holds the login', async () => {
-    answerWith(async (ctx) => op.sign(validIdTokenClaims(ctx)));
-    const res = await rp.login();
+  async function sessionLogin(browser: Browser): Promise<{ claims: { sub: string } } | null> {
+    return ((await (await browser.get(`${fx.base}/me`)).json()) as { login: { claims: { sub: string } } | null }).login;
+  }
+
+  test('a valid login succeeds: 302 to returnTo, the session (in Redis) holds the login', async () => {
+    answerWith((ctx) => fx.op.sign(validIdTokenClaims(ctx)));
+    const res = await attempt(fx);
     assert.equal(res.status, 302, res.text);
     assert.equal(res.redirectedTo, '/done');
-    const login = await rp.sessionLogin(res.browser);
-    assert.equal(login?.claims.sub, 'alice');
-    // The tokens are on the server side only.
-    assert.ok((await rp.storedSessions()).some((v) => v.includes(sent.accessToken)));
-    assert.ok(!res.browser.cookieHeader(rp.base).includes(sent.accessToken));
+    assert.equal((await sessionLogin(res.browser))?.claims.sub, 'alice');
+    assert.ok((await storedSessions()).some((v) => v.includes(sent.accessToken)), 'the tokens are in Redis');
+    assert.ok(!res.browser.cookieHeader(fx.base).includes(sent.accessToken), 'and not in the cookie');
   });
 
   const forged: Array<[string, (ctx: TokenContext) => Promise<string | null> | string | null]> = [
-    ['a bad signature', async (ctx) => tamperSignature(await op.sign(validIdTokenClaims(ctx)))],
-    ['alg "none" (unsigned)', (ctx) => op.sign(validIdTokenClaims(ctx), { alg: 'none' })],
+    ['a bad signature', async (ctx) => tamperSignature(await fx.op.sign(validIdTokenClaims(ctx)))],
+    ['alg "none" (unsigned)', (ctx) => fx.op.sign(validIdTokenClaims(ctx), { alg: 'none' })],
     [
       'HS256 signed with the client secret (key confusion)',
-      (ctx) => op.sign(validIdTokenClaims(ctx), { alg: 'HS256' }, new TextEncoder().encode(CLIENT_SECRET)),
+      (ctx) => fx.op.sign(validIdTokenClaims(ctx), { alg: 'HS256' }, new TextEncoder().encode(secret)),
     ],
-    ['another "iss"', (ctx) => op.sign({ ...validIdTokenClaims(ctx), iss: 'https://evil.example' })],
-    ['no "iss"', (ctx) => op.sign(without(validIdTokenClaims(ctx), 'iss'))],
-    ['another "aud"', (ctx) => op.sign({ ...validIdTokenClaims(ctx), aud: 'someone-else' })],
-    ['no "aud"', (ctx) => op.sign(without(validIdTokenClaims(ctx), 'aud'))],
-    ['several audiences without "azp"', (ctx) => op.sign({ ...validIdTokenClaims(ctx), aud: [CLIENT_ID, 'other'] })],
-    ['"azp" of another client', (ctx) => op.sign({ ...validIdTokenClaims(ctx), aud: [CLIENT_ID, 'other'], azp: 'other' })],
-    ['"azp" of another client, one audience', (ctx) => op.sign({ ...validIdTokenClaims(ctx), azp: 'other' })],
-    ['an expired "exp"', (ctx) => op.sign({ ...validIdTokenClaims(ctx), iat: now() - 7200, exp: now() - 3600 })],
-    ['no "exp"', (ctx) => op.sign(without(validIdTokenClaims(ctx), 'exp'))],
-    ['"exp" as a string', (ctx) => op.sign({ ...validIdTokenClaims(ctx), exp: String(now() + 300) })],
-    ['no "iat"', (ctx) => op.sign(without(validIdTokenClaims(ctx), 'iat'))],
-    ['no "sub"', (ctx) => op.sign(without(validIdTokenClaims(ctx), 'sub'))],
-    ['an empty "sub"', (ctx) => op.sign({ ...validIdTokenClaims(ctx), sub: '' })],
-    ['another "nonce"', (ctx) => op.sign({ ...validIdTokenClaims(ctx), nonce: 'not-the-nonce-of-this-login' })],
-    ['no "nonce"', (ctx) => op.sign(without(validIdTokenClaims(ctx), 'nonce'))],
-    ['"nbf" in the future', (ctx) => op.sign({ ...validIdTokenClaims(ctx), nbf: now() + 3600 })],
+    ['another "iss"', (ctx) => fx.op.sign({ ...validIdTokenClaims(ctx), iss: 'https://evil.example' })],
+    ['no "iss"', (ctx) => fx.op.sign(without(validIdTokenClaims(ctx), 'iss'))],
+    ['another "aud"', (ctx) => fx.op.sign({ ...validIdTokenClaims(ctx), aud: 'someone-else' })],
+    ['no "aud"', (ctx) => fx.op.sign(without(validIdTokenClaims(ctx), 'aud'))],
+    ['several audiences without "azp"', (ctx) => fx.op.sign({ ...validIdTokenClaims(ctx), aud: [ctx.clientId, 'other'] })],
+    ['"azp" of another client', (ctx) => fx.op.sign({ ...validIdTokenClaims(ctx), aud: [ctx.clientId, 'other'], azp: 'other' })],
+    ['"azp" of another client, one audience', (ctx) => fx.op.sign({ ...validIdTokenClaims(ctx), azp: 'other' })],
+    ['an expired "exp"', (ctx) => fx.op.sign({ ...validIdTokenClaims(ctx), iat: now() - 7200, exp: now() - 3600 })],
+    ['no "exp"', (ctx) => fx.op.sign(without(validIdTokenClaims(ctx), 'exp'))],
+    ['"exp" as a string', (ctx) => fx.op.sign({ ...validIdTokenClaims(ctx), exp: String(now() + 300) })],
+    ['no "iat"', (ctx) => fx.op.sign(without(validIdTokenClaims(ctx), 'iat'))],
+    ['no "sub"', (ctx) => fx.op.sign(without(validIdTokenClaims(ctx), 'sub'))],
+    ['an empty "sub"', (ctx) => fx.op.sign({ ...validIdTokenClaims(ctx), sub: '' })],
+    ['another "nonce"', (ctx) => fx.op.sign({ ...validIdTokenClaims(ctx), nonce: 'not-the-nonce-of-this-login' })],
+    ['no "nonce"', (ctx) => fx.op.sign(without(validIdTokenClaims(ctx), 'nonce'))],
+    ['"nbf" in the future', (ctx) => fx.op.sign({ ...validIdTokenClaims(ctx), nbf: now() + 3600 })],
     [
-      'a signature by an unknown key with a known "kid"',
+      'a signature by an unknown key under a known "kid"',
       async (ctx) => {
         const { privateKey } = await generateKeyPair('RS256');
-        return op.sign(validIdTokenClaims(ctx), { kid: op.keys.current.kid }, privateKey);
+        return fx.op.sign(validIdTokenClaims(ctx), { kid: fx.op.keys.current.kid }, privateKey);
       },
     ],
-    ['a payload that is not JSON', () => op.sign('not json')],
+    ['a payload that is not JSON', () => fx.op.sign('not json')],
     ['no "id_token" at all', () => null],
   ];
 
   for (const [what, make] of forged) {
-    test(`an ID token with ${what} is refused: 400 invalid_id_token, no token, nothing stored`, async () => {
+    test(`${what}: 400 invalid_id_token, no token in the answer, nothing stored`, async () => {
       answerWith(make);
-      const res = await rp.login();
+      const res = await attempt(fx);
       assert.equal(res.status, 400, res.text);
       assert.equal(res.body?.error, 'invalid_id_token', res.text);
       assertNoTokenIn(res.text);
-      await assertNothingStored(res.browser);
+      assert.equal(await sessionLogin(res.browser), null, 'the login was stored in the session');
+      for (const value of await storedSessions()) assertNoTokenIn(value);
     });
   }
 
-  test('a refused login leaves the previous login of the session in place', async () => {
-    answerWith((ctx) => op.sign(validIdTokenClaims(ctx)));
+  test('a refused login leaves the session\'s previous login in place', async () => {
+    answerWith((ctx) => fx.op.sign(validIdTokenClaims(ctx)));
     const browser = new Browser();
-    assert.equal((await rp.login(browser)).status, 302);
-    op.subject = 'mallory';
+    assert.equal((await attempt(fx, browser)).status, 302);
+    fx.op.subject = 'mallory';
     try {
-      answerWith(async (ctx) => tamperSignature(await op.sign(validIdTokenClaims(ctx))));
-      const res = await rp.login(browser);
+      answerWith(async (ctx) => tamperSignature(await fx.op.sign(validIdTokenClaims(ctx))));
+      const res = await attempt(fx, browser);
       assert.equal(res.status, 400);
-      assert.equal((await rp.sessionLogin(browser))?.claims.sub, 'alice');
+      assert.equal((await sessionLogin(browser))?.claims.sub, 'alice');
     } finally {
-      op.subject = 'alice';
+      fx.op.subject = 'alice';
     }
   });
+});
+
+describe('ID tokens with max_age', () => {
+  let fx: HostileApp;
+  before(async () => {
+    fx = await startHostileApp({ scopes: ['openid'], maxAge: 60 });
+  });
+  after(() => fx.close());
+
+  for (const [what, authTime] of [
+    ['a recent "auth_time" passes', (ctx: TokenContext) => ctx.authTime],
+    ['no "auth_time"', () => undefined],
+    ['an "auth_time" older than max_age', () => now() - 3600],
+  ] as const) {
+    test(what, async () => {
+      fx.op.onToken(async (ctx) => fx.op.tokenAnswer(ctx, { ...validIdTokenClaims(ctx), auth_time: authTime(ctx) }));
+      const res = await attempt(fx);
+      assert.equal(fx.op.authorizations.at(-1)?.params.get('max_age'), '60');
+      if (what.endsWith('passes')) assert.equal(res.status, 302, res.text);
+      else {
+        assert.equal(res.status, 400, res.text);
+        assert.equal(res.body?.error, 'invalid_id_token');
+      }
+    });
+  }
 });

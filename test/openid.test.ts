@@ -181,8 +181,9 @@ describe('OpenID with two providers', () => {
     // Each case gets a fresh login (at most 5 may be pending per provider: older ones are dropped).
     const iss = encodeURIComponent(fx.ops.alpha!.issuer);
     const cases: Array<[(state: string) => string, number, string]> = [
-      [(st) => `error=access_denied&error_description=<script>x</script>&state=${st}`, 400, 'provider_error'],
-      [(st) => `state=${st}`, 400, 'invalid_request'],
+      [(st) => `error=access_denied&error_description=<script>x</script>&state=${st}&iss=${iss}`, 400, 'provider_error'],
+      [(st) => `error=access_denied&state=${st}`, 400, 'issuer_mismatch'],
+      [(st) => `state=${st}&iss=${iss}`, 400, 'invalid_request'],
       [(st) => `code=a&code=b&state=${st}`, 400, 'invalid_request'],
       [(st) => `code=${'x'.repeat(5000)}&state=${st}`, 400, 'invalid_request'],
       [(st) => `code=not-a-real-code&state=${st}`, 400, 'issuer_mismatch'],
@@ -198,7 +199,7 @@ describe('OpenID with two providers', () => {
       assert.equal(body.error, code, url);
       assert.doesNotMatch(JSON.stringify(body), /<script>|secret-value/);
     }
-    const denied = await b.get(`${fx.base}/openid/alpha/auth?error=access_denied&state=${await stateOf()}`, { headers: { accept: 'application/json' } });
+    const denied = await b.get(`${fx.base}/openid/alpha/auth?error=access_denied&state=${await stateOf()}&iss=${iss}`, { headers: { accept: 'application/json' } });
     assert.equal((await denied.json()).provider_error, 'access_denied');
     const page = await b.get(`${fx.base}/openid/alpha/auth?error=x`, { headers: { accept: 'text/html' } });
     assert.equal(page.status, 400);
