@@ -1,4 +1,5 @@
 import type { Context, Middleware, Next } from 'koa';
+import { BearerVerifier, authenticateBearer, type BearerHost, type BearerOptions } from './bearer.js';
 import { OpenIDError } from './errors.js';
 import { readLogin, type UserLogin } from './login-record.js';
 import { maybeSession } from './session-access.js';
@@ -7,6 +8,12 @@ import { wantsHtml } from './render-error.js';
 
 export interface RequiredOptions {
   /**
+   * Also accept an `Authorization: Bearer` token of this provider (`true`, or the bearer options):
+   * one route then serves the browser app (session) and API clients (token). A request that sends
+   * a token is judged by the token alone. Default `false`.
+   */
+  bearer?: boolean | BearerOptions;
+  /**
    * Send browsers (a GET or HEAD whose `Accept` includes `text/html`) to the login route with
    * `returnTo` set to this URL. When `false`, every caller gets `401 {"error":"login_required"}`.
    * Default `true`.
@@ -14,7 +21,7 @@ export interface RequiredOptions {
   redirect?: boolean;
 }
 
-export interface GuardHost {
+export interface GuardHost extends BearerHost {
   readonly name: string;
   loginUrl(returnTo?: string): string;
   renderError(ctx: Context, err: OpenIDError): Promise<void>;
@@ -37,7 +44,14 @@ export function exposeLogin(ctx: Context, name: string): UserLogin | undefined {
  */
 export function required(host: GuardHost, opts: RequiredOptions = {}): Middleware {
   const redirect = opts.redirect ?? true;
+  const bearerOptions = opts.bearer === true ? {} : opts.bearer || undefined;
+  const verifier = bearerOptions && new BearerVerifier(host, bearerOptions);
   return async function openidRequired(ctx: Context, next: Next) {
+    if (verifier) {
+      const outcome = await authenticateBearer(ctx, verifier, host.name, bearerOptions.scopes);
+      if (outcome === 'ok') return next();
+      if (outcome === 'rejected') return;
+    }
     if (exposeLogin(ctx, host.name)) return next();
     if (redirect && (ctx.method === 'GET' || ctx.method === 'HEAD') && wantsHtml(ctx)) {
       ctx.set('Cache-Control', 'no-store');

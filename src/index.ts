@@ -3,6 +3,7 @@ export { OpenIDError, ERROR_STATUS, isOpenIDError, type OpenIDErrorCode } from '
 export type { OpenIDOptions, ResolvedOptions, LoginResult, HandleUserLogin, HandleError } from './options.js';
 export type { LoginOptions } from './authorize.js';
 export type { RequiredOptions } from './guards.js';
+export type { BearerOptions } from './bearer.js';
 export type { UserInfoOptions } from './userinfo.js';
 export type { UserLogin } from './login-record.js';
 export type { OpenIDState } from './state.js';

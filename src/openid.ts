@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import type { JWTPayload } from 'jose';
 import type { UserInfoResponse } from 'openid-client';
 import { startLogin, type LoginOptions } from './authorize.js';
+import { bearer, type BearerOptions } from './bearer.js';
 import { completeLogin } from './callback.js';
 import { ProviderConnection, type Provider } from './discovery.js';
 import { OpenIDError, isOpenIDError } from './errors.js';
@@ -20,7 +21,7 @@ import { verifyJwt } from './verify-jwt.js';
 export interface VerifyTokenOptions {
   /** Expected `aud`. Default: the `clientId`. */
   audience?: string | string[];
-  /** Allowed JWS algorithms. Default: the provider's advertised asymmetric ones (never `none`). */
+  /** Allowed JWS algorithms. Default: the provider's advertised asymmetric ones (never `none`); `HS*` only when listed, then checked with the `clientSecret`. */
   algorithms?: string[];
   /** Seconds. Default: the provider's `clockTolerance` option. */
   clockTolerance?: number;
@@ -153,7 +154,10 @@ export class OpenID {
    */
   async verifyToken(token: string, options: VerifyTokenOptions = {}): Promise<JWTPayload> {
     const provider = await this.#connection.get();
+    const hmac = options.algorithms?.some((a) => /^HS/.test(a));
+    if (hmac && !this.options.clientSecret) throw new TypeError('verifyToken(): HMAC "algorithms" need the "clientSecret"');
     return verifyJwt(token, provider.keys, {
+      ...(hmac ? { hmacSecret: new TextEncoder().encode(this.options.clientSecret) } : {}),
       issuer: provider.issuer,
       audience: options.audience ?? this.options.clientId,
       algorithms: options.algorithms ?? provider.idTokenAlgorithms,
@@ -165,6 +169,14 @@ export class OpenID {
   /** Middleware: a login of this provider is required (redirect for browsers, else 401 JSON). */
   required(options: RequiredOptions = {}): Middleware {
     return required(this, options);
+  }
+
+  /**
+   * Middleware for APIs: a valid `Authorization: Bearer` token of this provider is required
+   * (RFC 6750). Sets `ctx.state.user` and `ctx.state.openid` (`token: 'bearer'`).
+   */
+  bearer(options: BearerOptions = {}): Middleware {
+    return bearer(this, options);
   }
 
   /** Middleware: exposes a login of this provider in `ctx.state` when there is one. */

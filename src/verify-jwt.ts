@@ -13,6 +13,8 @@ export interface JwtCheck {
   requiredClaims?: string[];
   /** The error code to fail with (`invalid_token` or `invalid_id_token`). */
   errorCode: OpenIDErrorCode;
+  /** The client secret, for `HS*` algorithms when (and only when) `algorithms` lists them. */
+  hmacSecret?: Uint8Array;
 }
 
 const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -49,7 +51,8 @@ export async function verifyJwt(token: unknown, keys: RemoteKeySet, check: JwtCh
   if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
     throw fail('the signing algorithm is not allowed');
   }
-  const candidates = await keys.candidates(header);
+  // An HMAC token is only ever checked with the client secret: a public key is never an HMAC key.
+  const candidates = /^HS/.test(header.alg) ? (check.hmacSecret ? [check.hmacSecret] : []) : await keys.candidates(header);
   if (candidates.length === 0) throw fail('no key of the provider matches the token ("kid" unknown)');
 
   const options = {

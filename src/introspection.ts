@@ -1,0 +1,42 @@
+import * as client from 'openid-client';
+import type { JWTPayload } from 'jose';
+import type { Provider } from './discovery.js';
+import { OpenIDError } from './errors.js';
+import { fromProviderError } from './provider-errors.js';
+
+export interface IntrospectionCheck {
+  /** Expected audience: when given, the answer's `aud` must contain one of these. */
+  audience?: string | string[];
+  /** Seconds. */
+  clockTolerance: number;
+}
+
+/**
+ * Asks the provider about an opaque token (RFC 7662). `active` must be `true`; `exp`, `nbf`, `iss`
+ * and `aud` in the answer are checked like a JWT's. Returns the answer as claims.
+ */
+export async function introspect(provider: Provider, token: string, check: IntrospectionCheck): Promise<JWTPayload> {
+  if (typeof provider.server.introspection_endpoint !== 'string') {
+    throw new OpenIDError('invalid_token', 'the token is not a JWT and the provider offers no introspection');
+  }
+  let answer: client.IntrospectionResponse;
+  try {
+    answer = await client.tokenIntrospection(provider.config, token);
+  } catch (err) {
+    const mapped = fromProviderError(err, 'introspection');
+    // A refusal of our own credentials is the provider's or our configuration's fault, not the caller's.
+    throw mapped.code === 'token_request_failed' ? new OpenIDError('provider_unavailable', 'the introspection request failed', { cause: err }) : mapped;
+  }
+  const fail = (message: string) => new OpenIDError('invalid_token', message);
+  if (answer.active !== true) throw fail('the token is not active');
+  const now = Date.now() / 1000;
+  if (typeof answer.exp === 'number' && answer.exp + check.clockTolerance <= now) throw fail('the token has expired');
+  if (typeof answer.nbf === 'number' && answer.nbf - check.clockTolerance > now) throw fail('the token is not valid yet');
+  if (answer.iss !== undefined && answer.iss !== provider.issuer) throw fail('the token was issued by another issuer');
+  if (check.audience !== undefined) {
+    const expected = Array.isArray(check.audience) ? check.audience : [check.audience];
+    const aud = Array.isArray(answer.aud) ? answer.aud : typeof answer.aud === 'string' ? [answer.aud] : [];
+    if (!aud.some((a) => expected.includes(a))) throw fail('the "aud" claim check failed');
+  }
+  return answer as unknown as JWTPayload;
+}
