@@ -135,6 +135,8 @@ export class BearerVerifier {
         errorCode: 'invalid_token',
         ...(this.#secret ? { hmacSecret: this.#secret } : {}),
       });
+      // An ID token (it carries the login's nonce) is no access token, even when its aud fits.
+      if (claims.nonce !== undefined) throw new OpenIDError('invalid_token', 'an ID token is not an access token');
     }
     return { claims, scopes: tokenScopes(claims) };
   }
