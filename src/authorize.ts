@@ -65,6 +65,7 @@ export async function startLogin(ctx: Context, opts: ResolvedOptions, provider: 
   const redirect_uri = redirectUri(ctx, opts);
   const acr = Array.isArray(login.acrValues) ? login.acrValues.join(' ') : login.acrValues;
 
+  const withCode = opts.responseType.startsWith('code');
   const url = client.buildAuthorizationUrl(provider.config, {
     ...opts.authorizationParams,
     ...login.params,
@@ -72,8 +73,9 @@ export async function startLogin(ctx: Context, opts: ResolvedOptions, provider: 
     scope,
     state,
     nonce,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
+    response_type: opts.responseType,
+    ...(opts.responseMode === 'form_post' ? { response_mode: 'form_post' } : {}),
+    ...(withCode ? { code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' } : {}),
     ...(login.prompt ? { prompt: login.prompt } : {}),
     ...(maxAge !== undefined ? { max_age: String(maxAge) } : {}),
     ...(acr ? { acr_values: acr } : {}),

@@ -84,6 +84,18 @@ export const OpenIDOptionsSchema = z.object({
    * `id_token_signing_alg_values_supported` without `none` and HMAC algorithms, else `['RS256']`.
    */
   idTokenAlgorithms: z.array(z.string().regex(/^(RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$|^ES256K$/, { message: 'only asymmetric JWS algorithms are allowed' })).nonempty().optional(),
+  /**
+   * `response_type`: `'code'` (the authorization code flow), `'code id_token'` (hybrid: the ID token
+   * also comes with the redirect, bound to the code by `c_hash`), `'id_token'` or `'id_token token'`
+   * (implicit, for providers that offer nothing else: the access token is bound by `at_hash`).
+   * Default `'code'`.
+   */
+  responseType: z.enum(['code', 'code id_token', 'id_token', 'id_token token']).default('code'),
+  /**
+   * `response_mode`: `'query'` or `'form_post'`. Default `'query'` for `code`; the other response
+   * types carry tokens, which never go into a URL, so `'form_post'` is their default and only mode.
+   */
+  responseMode: z.enum(['query', 'form_post']).optional(),
   /** HTTP timeout for every request to the provider. Default `5` (seconds). */
   timeout: seconds.default(5),
   /** Clock skew tolerated when checking `exp`, `iat`, `nbf`, `auth_time`. Default `30` (seconds). */
@@ -114,6 +126,7 @@ export type OpenIDOptions = z.input<typeof OpenIDOptionsSchema>;
 export interface ResolvedOptions extends z.output<typeof OpenIDOptionsSchema> {
   routeLogin: string;
   routeAuth: string;
+  responseMode: 'query' | 'form_post';
 }
 
 /** Validates `input`, applies defaults, and throws a `TypeError` naming the first bad option. */
@@ -141,6 +154,10 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   for (const key of Object.keys(o.authorizationParams)) {
     if (RESERVED_PARAMS.has(key)) throw new TypeError(`"authorizationParams.${key}" is set by the library`);
   }
+  const responseMode = o.responseMode ?? (o.responseType === 'code' ? 'query' : 'form_post');
+  if (o.responseType !== 'code' && responseMode !== 'form_post') {
+    throw new TypeError(`"responseMode" must be form_post with responseType "${o.responseType}": tokens never go into a URL`);
+  }
   const routeLogin = o.routeLogin ?? `/openid/${o.name}/login`;
   const routeAuth = o.routeAuth ?? `/openid/${o.name}/auth`;
   if (routeLogin === routeAuth) throw new TypeError('"routeLogin" and "routeAuth" must differ');
@@ -149,5 +166,5 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       throw new TypeError(`"${key}" must be an https URL (set "allowInsecureRequests" only for development)`);
     }
   }
-  return { ...o, scopes, routeLogin, routeAuth };
+  return { ...o, scopes, routeLogin, routeAuth, responseMode };
 }

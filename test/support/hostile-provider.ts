@@ -13,6 +13,13 @@
  *   op.onAuthorize((redirect) => redirect.set('iss', 'https://evil.example'));
  *   await op.keys.rotate();                  // RP's cached JWKS is now stale
  *   op.down = true;                          // every request: socket destroyed
+ *
+ * RFC 7662 introspection (`POST /introspect`, advertised as `introspection_endpoint`): the caller
+ * must authenticate as a client, like at the token endpoint (HTTP Basic or `client_id` in the
+ * body), else `401 invalid_client` with a `Basic` challenge (RFC 6749 §5.2). The answer is
+ * `{ active: true, sub, scope, aud, exp, client_id, iss }` for an unexpired access token it issued
+ * (token endpoint or `issueAccessToken`), `{ active: false }` for anything else; `onIntrospect`
+ * replaces it, `introspectionRequests` counts the requests.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -91,6 +98,33 @@ export interface UserinfoContext {
   headers: Record<string, string>;
 }
 
+/** An opaque access token the provider issued (what introspection tells about it). */
+export interface IssuedAccessToken {
+  sub: string;
+  /** Space separated. */
+  scope: string;
+  aud: string | string[];
+  /** Epoch seconds. */
+  exp: number;
+  /** The client it was issued to. */
+  clientId: string;
+}
+
+export interface IntrospectionContext {
+  /** The `token` parameter (`''` when missing). */
+  token: string;
+  /** What the provider issued this token as, or `undefined` (unknown token, refresh token...). */
+  issued: IssuedAccessToken | undefined;
+  /** The authenticated client (HTTP Basic or the body). */
+  clientId: string;
+  /** The client secret it sent (Basic or `client_secret`), if any. */
+  clientSecret: string | undefined;
+  /** The answer the endpoint sends by default: `{ active: true, ... }` or `{ active: false }`. */
+  answer: Record<string, unknown>;
+  body: URLSearchParams;
+  headers: Record<string, string>;
+}
+
 export interface RequestInfo {
   method: string;
   url: URL;
@@ -121,10 +155,14 @@ export interface HostileProvider {
    * mutate it (wrong `iss`, no `state`, add `error`...) or return an Answer to send instead.
    */
   onAuthorize(
-    fn: ((redirect: URLSearchParams, request: AuthorizationRequest) => Answer | void) | undefined,
+    fn: ((redirect: URLSearchParams, request: AuthorizationRequest) => Answer | void | Promise<Answer | void>) | undefined,
   ): void;
   /** Replaces the userinfo answer (default `{ sub }` for a known access token, else 401). */
   onUserinfo(fn: ((ctx: UserinfoContext) => Answer | Promise<Answer>) | undefined): void;
+  /** Replaces the introspection answer (after the client authentication check); `undefined` resets. */
+  onIntrospect(fn: ((ctx: IntrospectionContext) => Answer | Promise<Answer>) | undefined): void;
+  /** Registers a new opaque access token, as the token endpoint would (default: `subject`, scope `openid`, aud the client id, exp in 5 min). */
+  issueAccessToken(fields?: Partial<IssuedAccessToken>): string;
   /** Runs before every endpoint; an Answer replaces the endpoint (e.g. a broken JWKS). */
   intercept(fn: ((req: RequestInfo) => Answer | undefined | Promise<Answer | undefined>) | undefined): void;
   /** The default token answer for `ctx` with the given ID token: claims are signed with the current key, a string is sent as is, `null` leaves `id_token` out. `extra` is merged into the JSON. */
@@ -144,6 +182,8 @@ export interface HostileProvider {
   discoveryRequests: number;
   jwksRequests: number;
   tokenRequests: Array<{ body: URLSearchParams; headers: Record<string, string> }>;
+  /** Requests received by the introspection endpoint. */
+  introspectionRequests: number;
   /** Every authorization request received, oldest first. */
   authorizations: AuthorizationRequest[];
   /** When true, every request meets the `outage`. */
@@ -205,14 +245,16 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Client id from HTTP Basic (RFC 6749 §2.3.1: form-urlencoded inside) or the body. */
-function clientIdOf(headers: Record<string, string>, body: URLSearchParams): string | undefined {
+/** Client id and secret from HTTP Basic (RFC 6749 §2.3.1: form-urlencoded inside) or the body. */
+function clientOf(headers: Record<string, string>, body: URLSearchParams): { id?: string; secret?: string } {
   const basic = /^Basic (.+)$/i.exec(headers.authorization ?? '');
   if (basic) {
     const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
-    return decodeURIComponent(decoded.slice(0, decoded.indexOf(':')).replace(/\+/g, ' '));
+    const colon = decoded.indexOf(':');
+    const part = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    return { id: part(decoded.slice(0, colon)), secret: part(decoded.slice(colon + 1)) };
   }
-  return body.get('client_id') ?? undefined;
+  return { id: body.get('client_id') ?? undefined, secret: body.get('client_secret') ?? undefined };
 }
 
 async function send(req: IncomingMessage, res: ServerResponse, answer: Answer): Promise<void> {
@@ -250,11 +292,12 @@ export async function startHostileProvider(
 
   const codes = new Map<string, AuthorizationRequest>();
   const refreshTokens = new Map<string, AuthorizationRequest>();
-  const accessTokens = new Map<string, string>(); // token → sub
+  const accessTokens = new Map<string, IssuedAccessToken>();
   let tokenHook: ((ctx: TokenContext) => TokenAnswer | Promise<TokenAnswer>) | undefined;
-  let authorizeHook: ((redirect: URLSearchParams, request: AuthorizationRequest) => Answer | void) | undefined;
+  let authorizeHook: ((redirect: URLSearchParams, request: AuthorizationRequest) => Answer | void | Promise<Answer | void>) | undefined;
   let userinfoHook: ((ctx: UserinfoContext) => Answer | Promise<Answer>) | undefined;
   let interceptHook: ((req: RequestInfo) => Answer | undefined | Promise<Answer | undefined>) | undefined;
+  let introspectHook: ((ctx: IntrospectionContext) => Answer | Promise<Answer>) | undefined;
 
   const first = await newKey(opts.alg ?? 'RS256');
 
@@ -278,6 +321,13 @@ export async function startHostileProvider(
     onAuthorize: (fn) => void (authorizeHook = fn),
     onUserinfo: (fn) => void (userinfoHook = fn),
     intercept: (fn) => void (interceptHook = fn),
+    onIntrospect: (fn) => void (introspectHook = fn),
+    issueAccessToken(fields = {}) {
+      const token = random();
+      const clientId = fields.clientId ?? defaultClientId;
+      accessTokens.set(token, { sub: op.subject, scope: 'openid', aud: clientId, exp: now() + 300, clientId, ...fields });
+      return token;
+    },
     async tokenAnswer(ctx, idToken = validIdTokenClaims(ctx), extra = {}) {
       const id_token = typeof idToken === 'object' && idToken !== null ? await op.sign(idToken) : idToken;
       return {
@@ -310,6 +360,7 @@ export async function startHostileProvider(
       token_endpoint: `${issuer}/token`,
       jwks_uri: `${issuer}/jwks`,
       userinfo_endpoint: `${issuer}/userinfo`,
+      introspection_endpoint: `${issuer}/introspect`,
       response_types_supported: ['code'],
       response_modes_supported: ['query', 'form_post'],
       grant_types_supported: ['authorization_code', 'refresh_token'],
@@ -323,6 +374,7 @@ export async function startHostileProvider(
     discoveryRequests: 0,
     jwksRequests: 0,
     tokenRequests: [],
+    introspectionRequests: 0,
     authorizations: [],
     down: false,
     outage: 'destroy',
@@ -356,7 +408,7 @@ export async function startHostileProvider(
     const redirect = new URLSearchParams({ code: request.code });
     if (request.state !== undefined) redirect.set('state', request.state);
     if (op.discovery.authorization_response_iss_parameter_supported === true) redirect.set('iss', issuer);
-    const replaced = authorizeHook?.(redirect, request);
+    const replaced = await authorizeHook?.(redirect, request);
     if (replaced) return replaced;
 
     if (params.get('response_mode') === 'form_post') {
@@ -399,8 +451,8 @@ export async function startHostileProvider(
       return oauthError(400, 'unsupported_grant_type', `grant_type ${grantType} is not supported`);
     }
 
-    const accessToken = random();
-    accessTokens.set(accessToken, request.sub);
+    const clientId = clientOf(headers, body).id ?? defaultClientId;
+    const accessToken = op.issueAccessToken({ sub: request.sub, scope: request.scope, clientId });
     const offline = request.scope.split(' ').includes('offline_access');
     const refreshToken = offline ? (body.get('refresh_token') ?? random()) : undefined;
     if (refreshToken !== undefined) refreshTokens.set(refreshToken, request);
@@ -408,7 +460,7 @@ export async function startHostileProvider(
       grantType,
       code: grantType === 'authorization_code' ? request.code : '',
       nonce: grantType === 'authorization_code' ? request.nonce : undefined,
-      clientId: clientIdOf(headers, body) ?? defaultClientId,
+      clientId,
       issuer,
       sub: request.sub,
       scope: request.scope,
@@ -425,7 +477,7 @@ export async function startHostileProvider(
 
   async function userinfo(headers: Record<string, string>): Promise<Answer> {
     const accessToken = /^Bearer (.+)$/i.exec(headers.authorization ?? '')?.[1];
-    const sub = accessToken === undefined ? undefined : accessTokens.get(accessToken);
+    const sub = accessToken === undefined ? undefined : accessTokens.get(accessToken)?.sub;
     if (userinfoHook) return userinfoHook({ accessToken, sub, headers });
     if (sub === undefined) {
       return {
@@ -435,6 +487,22 @@ export async function startHostileProvider(
       };
     }
     return { json: { sub } };
+  }
+
+  async function introspect(body: URLSearchParams, headers: Record<string, string>): Promise<Answer> {
+    op.introspectionRequests++;
+    const client = clientOf(headers, body);
+    if (!client.id) {
+      return { ...oauthError(401, 'invalid_client', 'client authentication required'), headers: { 'www-authenticate': 'Basic realm="hostile"' } };
+    }
+    const token = body.get('token') ?? '';
+    const issued = accessTokens.get(token);
+    const answer: Record<string, unknown> =
+      issued && issued.exp > now()
+        ? { active: true, sub: issued.sub, scope: issued.scope, aud: issued.aud, exp: issued.exp, client_id: issued.clientId, iss: issuer }
+        : { active: false };
+    const ctx: IntrospectionContext = { token, issued, clientId: client.id, clientSecret: client.secret, answer, body, headers };
+    return introspectHook ? introspectHook(ctx) : { json: answer };
   }
 
   async function route(req: IncomingMessage, headers: Record<string, string>): Promise<Answer> {
@@ -457,6 +525,8 @@ export async function startHostileProvider(
         return method === 'POST' ? token(form, headers) : oauthError(405, 'invalid_request', 'POST only');
       case '/userinfo':
         return userinfo(headers);
+      case '/introspect':
+        return method === 'POST' ? introspect(form, headers) : oauthError(405, 'invalid_request', 'POST only');
       default:
         return oauthError(404, 'not_found', path);
     }
