@@ -5,7 +5,7 @@ import type { Provider } from './discovery.js';
 import { RESERVED_PARAMS, type ResolvedOptions } from './options.js';
 import { safeReturnTo } from './return-to.js';
 import { sessionOf } from './session-access.js';
-import { addTransaction } from './transactions.js';
+import { addTransaction, shortenNewSession } from './transactions.js';
 
 /** Options of `provider.login(ctx, options)`. */
 export interface LoginOptions {
@@ -47,7 +47,11 @@ function checkLoginOptions(o: LoginOptions): void {
 export function redirectUri(ctx: Context, opts: ResolvedOptions): string {
   if (opts.baseUrl) return new URL(opts.routeAuth, opts.baseUrl).href;
   if (!ctx.host) throw new OpenIDError('invalid_request', 'the request has no Host header');
-  return new URL(opts.routeAuth, `${ctx.protocol}://${ctx.host}`).href;
+  try {
+    return new URL(opts.routeAuth, `${ctx.protocol}://${ctx.host}`).href;
+  } catch {
+    throw new OpenIDError('invalid_request', 'the request\'s Host header is malformed');
+  }
 }
 
 /**
@@ -82,6 +86,7 @@ export async function startLogin(ctx: Context, opts: ResolvedOptions, provider: 
     ...(login.loginHint ? { login_hint: login.loginHint } : {}),
   });
 
+  shortenNewSession(session, opts.loginTimeout * 1000);
   addTransaction(
     session,
     state,

@@ -7,7 +7,7 @@ const MAX_HEADER = 16 * 1024;
 
 /**
  * The bearer token of the request's `Authorization` header (RFC 6750 §2.1), or `undefined` when
- * there is none. Refused with `invalid_request` (401): a malformed header, several tokens, several
+ * there is none (no header, or another scheme such as Basic). Refused with `invalid_request` (401): a malformed header, several tokens, several
  * `Authorization` headers, and tokens in the query string (§2.3: URIs end up in logs and history).
  */
 export function readBearer(ctx: Context): string | undefined {
@@ -22,6 +22,8 @@ export function readBearer(ctx: Context): string | undefined {
   if (count > 1 || header.length > MAX_HEADER) {
     throw new OpenIDError('invalid_request', 'send exactly one Authorization header', { status: 401 });
   }
+  // Another scheme (Basic, ...) is no bearer token: "no authentication information" (RFC 6750 §3.1).
+  if (!/^bearer(\s|$)/i.test(header)) return undefined;
   const match = BEARER.exec(header);
   if (!match) throw new OpenIDError('invalid_request', 'the Authorization header is not "Bearer <token>"', { status: 401 });
   return match[1];

@@ -14,7 +14,8 @@ async function readForm(ctx: Context): Promise<string> {
   const preParsed = (ctx.request as { body?: unknown }).body;
   if (preParsed !== undefined) {
     // A body parser ran before us: use what it parsed.
-    if (typeof preParsed === 'object' && preParsed !== null) {
+    // A parser turns repeated fields into arrays: those are refused like any repeated parameter.
+    if (typeof preParsed === 'object' && preParsed !== null && Object.values(preParsed).every((v) => typeof v === 'string')) {
       return new URLSearchParams(preParsed as Record<string, string>).toString();
     }
     throw new OpenIDError('invalid_request', 'the callback body could not be read');
@@ -26,10 +27,15 @@ async function readForm(ctx: Context): Promise<string> {
   if (declared > MAX_FORM_BYTES) throw new OpenIDError('invalid_request', 'the callback body is too large', { status: 413 });
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_FORM_BYTES) throw new OpenIDError('invalid_request', 'the callback body is too large', { status: 413 });
-    chunks.push(chunk);
+  try {
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_FORM_BYTES) throw new OpenIDError('invalid_request', 'the callback body is too large', { status: 413 });
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof OpenIDError) throw err;
+    throw new OpenIDError('invalid_request', 'the callback body could not be read', { cause: err });
   }
   return Buffer.concat(chunks).toString('utf8');
 }

@@ -6,7 +6,7 @@ import { readLogin, removeLogin, unionScopes, writeLogin, type UserLogin } from 
 import type { LoginResult, ResolvedOptions } from './options.js';
 import { responded } from './render-error.js';
 import { sessionOf } from './session-access.js';
-import { takeTransaction } from './transactions.js';
+import { restoreSessionLifetime, takeTransaction } from './transactions.js';
 import { validateResponse } from './authorization-response.js';
 import { RESUBMIT_FIELD, needsResubmit, renderResubmit } from './form-post.js';
 
@@ -21,7 +21,7 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
   ctx.set('Cache-Control', 'no-store');
   const params = await callbackParams(ctx);
   const session = sessionOf(ctx);
-  if (needsResubmit(ctx, params, Boolean(session.isNew))) return renderResubmit(ctx, params);
+  if (needsResubmit(ctx, params, session.isNew === true)) return renderResubmit(ctx, params);
   params.delete(RESUBMIT_FIELD);
   const state = params.get('state');
   const tx = takeTransaction(session, state, opts.name, opts.loginTimeout * 1000);
@@ -58,7 +58,8 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
   writeLogin(session, opts.name, login);
   // Session fixation: a completed login gets a new session id; the data (other providers' logins,
   // other pending logins) moves along.
-  await session.regenerate?.();
+  restoreSessionLifetime(session);
+  await session.regenerate();
 
   const result: LoginResult = { ...login, provider: opts.name, returnTo: tx.returnTo };
   ctx.state.user = claims;

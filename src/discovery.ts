@@ -61,14 +61,16 @@ function clientAuth(opts: ResolvedOptions, server: client.ServerMetadata): clien
 }
 
 /**
- * Fetches the discovery document once and caches the result. While the provider is down nothing
- * is cached: each call (concurrent calls share one attempt) tries again and fails with
- * `discovery_failed` (503), so a provider that is down at startup does not take the app down.
+ * Fetches the discovery document once and caches the result. While the provider is down the
+ * failure is remembered for `jwksCooldown`: calls fail at once with `discovery_failed` (503), and
+ * the next call after that tries again (concurrent calls share one attempt). A provider that is
+ * down at startup does not take the app down, and is not hammered either.
  */
 export class ProviderConnection {
   readonly #opts: ResolvedOptions;
   #ready: Provider | undefined;
   #pending: Promise<Provider> | undefined;
+  #failure: { at: number; error: unknown } | undefined;
 
   constructor(opts: ResolvedOptions) {
     this.#opts = opts;
@@ -76,14 +78,18 @@ export class ProviderConnection {
 
   get(): Promise<Provider> {
     if (this.#ready) return Promise.resolve(this.#ready);
+    // While the provider is down it is asked at most once per cooldown, however many requests come.
+    if (this.#failure && Date.now() - this.#failure.at < this.#opts.jwksCooldown * 1000) return Promise.reject(this.#failure.error);
     this.#pending ??= this.#discover().then(
       (p) => {
         this.#ready = p;
         this.#pending = undefined;
+        this.#failure = undefined;
         return p;
       },
       (err: unknown) => {
         this.#pending = undefined;
+        this.#failure = { at: Date.now(), error: err };
         throw err;
       },
     );

@@ -25,7 +25,7 @@ export type OpenIDErrorCode =
   | 'insufficient_scope'
   /** The userinfo answer is not about the logged-in user (`sub` differs), or is malformed. (502) */
   | 'userinfo_failed'
-  /** The provider could not be reached, timed out or answered with a server error. (502) */
+  /** The provider could not be reached, answered with a server error (502), or timed out (504). */
   | 'provider_unavailable'
   /** The discovery document could not be fetched or is invalid (e.g. its `issuer` does not match). (503) */
   | 'discovery_failed';
@@ -47,7 +47,7 @@ export const ERROR_STATUS: Readonly<Record<OpenIDErrorCode, number>> = Object.fr
 });
 
 export interface OpenIDErrorOptions {
-  /** The underlying error (never rendered to the client). */
+  /** The underlying error; only its name, code, status and message are kept (never rendered to the client). */
   cause?: unknown;
   /** Overrides the code's default HTTP status. */
   status?: number;
@@ -56,6 +56,33 @@ export interface OpenIDErrorOptions {
 }
 
 const OAUTH_ERROR_SYNTAX = /^[a-z0-9_.-]{1,64}$/i;
+
+/** What is kept of an underlying error: its kind, never its payload (which may hold tokens). */
+export interface ErrorCause {
+  name?: string;
+  code?: string;
+  status?: number;
+  message?: string;
+  cause?: ErrorCause;
+}
+
+/**
+ * Keeps the name, code, status and message of an error and of its causes. openid-client and jose
+ * attach response bodies and JWT payloads (tokens) to their errors; those never leave this library,
+ * so logging an `OpenIDError` with `console.error` or an error tracker cannot leak a token.
+ */
+function summarize(err: unknown, depth = 0): ErrorCause | undefined {
+  if (typeof err !== 'object' || err === null || depth > 3) return undefined;
+  const e = err as { name?: unknown; code?: unknown; status?: unknown; message?: unknown; cause?: unknown };
+  const out: ErrorCause = {};
+  if (typeof e.name === 'string') out.name = e.name;
+  if (typeof e.code === 'string') out.code = e.code;
+  if (typeof e.status === 'number') out.status = e.status;
+  if (typeof e.message === 'string') out.message = e.message.replace(/eyJ[\w-]*\.[\w-]*\.?[\w-]*/g, '[jwt]').slice(0, 300);
+  const inner = summarize(e.cause, depth + 1);
+  if (inner) out.cause = inner;
+  return out;
+}
 
 /**
  * The one error class of this library. `message` is written by this library and never contains
@@ -73,7 +100,7 @@ export class OpenIDError extends Error {
   readonly expose: boolean;
 
   constructor(code: OpenIDErrorCode, message: string, options: OpenIDErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(message, options.cause === undefined ? undefined : { cause: options.cause instanceof OpenIDError ? options.cause : summarize(options.cause) });
     this.code = code;
     this.status = options.status ?? ERROR_STATUS[code];
     this.expose = this.status < 500;

@@ -11,6 +11,8 @@ export interface IdTokenExpectations {
   maxAge?: number;
   /** On refresh: the `sub` of the original login (Core §12.2). */
   sub?: string;
+  /** On refresh: the original `auth_time`, which a new ID token must repeat when it has one (Core §12.2). */
+  authTime?: number;
 }
 
 /**
@@ -39,6 +41,9 @@ export async function checkIdToken(
   if (claims.azp !== undefined && claims.azp !== opts.clientId) throw fail('"azp" is not this client');
   if (expect.nonce !== undefined && claims.nonce !== expect.nonce) throw fail('"nonce" does not match');
   if (expect.sub !== undefined && claims.sub !== expect.sub) throw fail('"sub" differs from the logged-in user');
+  if (expect.authTime !== undefined && claims.auth_time !== undefined && claims.auth_time !== expect.authTime) {
+    throw fail('"auth_time" differs from the original login');
+  }
   if (expect.maxAge !== undefined) {
     if (typeof claims.auth_time !== 'number') throw fail('"auth_time" is required with max_age');
     if (claims.auth_time + expect.maxAge + opts.clockTolerance < Date.now() / 1000) throw fail('"auth_time" is too old for max_age');

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 import Router from '@koa/router';
@@ -40,11 +41,11 @@ function claim(target: Target, opts: ResolvedOptions): void {
   let entry = taken.get(target);
   if (!entry) taken.set(target, (entry = { names: new Set(), routes: new Set() }));
   if (entry.names.has(opts.name)) throw new TypeError(`new OpenID(): a provider named "${opts.name}" is already registered`);
-  for (const route of [opts.routeLogin, opts.routeAuth]) {
+  for (const route of opts.routes ? [opts.routeLogin, opts.routeAuth] : []) {
     if (entry.routes.has(route)) throw new TypeError(`new OpenID(): the route "${route}" is already used by another provider`);
   }
   entry.names.add(opts.name);
-  entry.routes.add(opts.routeLogin).add(opts.routeAuth);
+  if (opts.routes) entry.routes.add(opts.routeLogin).add(opts.routeAuth);
 }
 
 let warnedProduction = false;
@@ -75,12 +76,18 @@ export class OpenID {
       );
     }
 
+    if (!this.options.routes) return;
     const router = isRouter(app) ? app : new Router();
     router.get(this.options.routeLogin, this.#handle((ctx) => this.login(ctx, { returnTo: ctx.query.returnTo as string | undefined })));
     const callback = this.#handle((ctx) => completeLogin(ctx, this.options, () => this.#connection.get()));
     router.get(this.options.routeAuth, callback);
     router.post(this.options.routeAuth, callback);
     if (!isRouter(app)) app.use(router.routes());
+  }
+
+  /** `console.log(provider)` shows no secret. */
+  [inspect.custom](): object {
+    return { name: this.name, options: { ...this.options, ...(this.options.clientSecret ? { clientSecret: '[redacted]' } : {}) } };
   }
 
   /** Wraps a route so that library errors become answers (4xx/5xx pages or JSON), never crashes. */
@@ -97,7 +104,7 @@ export class OpenID {
 
   /** Answers `err` with the `handleError` hook or the default page/JSON. */
   renderError(ctx: Context, err: OpenIDError): Promise<void> {
-    return renderError(ctx, err, this.options.handleError);
+    return renderError(ctx, err, this.options.handleError, this.options.defaultReturnTo);
   }
 
   /** The provider's discovered metadata and keys (fetched once). Rejects with `discovery_failed` while it is down. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseOptions } from './parse-options.js';
 import type { Context } from 'koa';
 import type { OpenIDError } from './errors.js';
 import type { UserLogin } from './login-record.js';
@@ -18,6 +19,8 @@ export type HandleError = (ctx: Context, err: OpenIDError) => unknown | Promise<
 export const RESERVED_PARAMS: ReadonlySet<string> = new Set([
   'client_id', 'response_type', 'redirect_uri', 'scope', 'state', 'nonce', 'code_challenge',
   'code_challenge_method', 'response_mode', 'request', 'request_uri',
+  // max_age only through the maxAge option, which also checks auth_time (Core §3.1.2.1).
+  'max_age',
 ]);
 
 const fn = <T>(what: string) =>
@@ -33,7 +36,7 @@ const seconds = z.number().finite().positive();
  * The options of `new OpenID(app, options)`: one schema is the source of the type, the defaults and
  * the setup-time validation (a bad option is a `TypeError` naming it).
  */
-export const OpenIDOptionsSchema = z.object({
+export const OpenIDOptionsSchema = z.strictObject({
   /** Unique per app; names the routes and namespaces everything this provider stores in the session. Letters, digits, `_`, `-`. Required. */
   name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be 1-64 letters, digits, "_" or "-"' }),
   /** The OAuth client id registered at the provider. Required. */
@@ -62,6 +65,11 @@ export const OpenIDOptionsSchema = z.object({
   routeLogin: routePath.optional(),
   /** The callback ("auth") route registered as `redirect_uri`. Default `/openid/${name}/auth`. */
   routeAuth: routePath.optional(),
+  /**
+   * Register the login and callback routes. `false` for an API that only checks bearer tokens
+   * (`bearer()`, `verifyToken`): it then needs no session either. Default `true`.
+   */
+  routes: z.boolean().default(true),
   /** Where to go after a login without `returnTo`. Default `/`. */
   defaultReturnTo: routePath.default('/'),
   /**
@@ -112,7 +120,8 @@ export const OpenIDOptionsSchema = z.object({
    * Minimum time between two JWKS fetches caused by a token whose `kid` is not in the cached key
    * set. A token with an unknown `kid` waits for that fetch (at most this long), so a provider's
    * key rotation is accepted within seconds while bogus `kid`s cause at most one fetch per
-   * interval. Default `5` (seconds).
+   * interval. Also how long a failed discovery is remembered before the next attempt.
+   * Default `5` (seconds).
    */
   jwksCooldown: z.number().finite().min(0).max(300).default(5),
   /** The cached JWKS is refreshed in the background once older than this. Default `600` (seconds). */
@@ -134,14 +143,7 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   if (typeof input !== 'object' || input === null) {
     throw new TypeError('new OpenID(app, options): "options" must be an object');
   }
-  const parsed = OpenIDOptionsSchema.safeParse(input);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path.join('.') || 'options';
-    const missing = issue.code === 'invalid_type' && (input as Record<string, unknown>)[String(issue.path[0])] === undefined;
-    throw new TypeError(missing ? `"${path}" is required` : `"${path}" ${issue.message}`);
-  }
-  const o = parsed.data;
+  const o = parseOptions(OpenIDOptionsSchema, input, 'new OpenID()');
   const scopes = o.scopes.includes('openid') ? [...new Set(o.scopes)] : ['openid', ...new Set(o.scopes)];
   if (o.tokenEndpointAuthMethod && o.tokenEndpointAuthMethod !== 'none' && !o.clientSecret) {
     throw new TypeError(`"tokenEndpointAuthMethod" ${o.tokenEndpointAuthMethod} needs "clientSecret"`);

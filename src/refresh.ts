@@ -7,6 +7,25 @@ import { readLogin, removeLogin, writeLogin, type UserLogin } from './login-reco
 import type { ResolvedOptions } from './options.js';
 import { fromProviderError } from './provider-errors.js';
 import { sessionOf } from './session-access.js';
+import { TokenCache } from './token-cache.js';
+
+/** Refresh grants in flight, by refresh token hash: concurrent requests of one user share one grant. */
+const inflight = new Map<string, Promise<client.TokenEndpointResponse>>();
+
+/**
+ * One refresh grant per refresh token at a time in this process. Two requests that find the same
+ * expired token would otherwise both spend it: with rotating refresh tokens the second is refused
+ * (and may count as reuse, RFC 9700 §4.14.2) and would log the user out.
+ */
+function sharedGrant(provider: Provider, refreshToken: string): Promise<client.TokenEndpointResponse> {
+  const key = TokenCache.key(refreshToken);
+  let grant = inflight.get(key);
+  if (!grant) {
+    grant = client.refreshTokenGrant(provider.config, refreshToken).finally(() => inflight.delete(key));
+    inflight.set(key, grant);
+  }
+  return grant;
+}
 
 /**
  * Uses the stored refresh token to get new tokens. A new ID token must pass every check and name
@@ -21,7 +40,7 @@ export async function refreshLogin(ctx: Context, opts: ResolvedOptions, provider
   if (!refreshToken) throw new OpenIDError('login_required', 'the login has no refresh token: log in again');
   let tokens: client.TokenEndpointResponse;
   try {
-    tokens = await client.refreshTokenGrant(provider.config, refreshToken);
+    tokens = await sharedGrant(provider, refreshToken);
   } catch (err) {
     const mapped = fromProviderError(err, 'refresh');
     if (mapped.code === 'token_request_failed' && mapped.status === 400) {
@@ -34,7 +53,10 @@ export async function refreshLogin(ctx: Context, opts: ResolvedOptions, provider
     throw mapped;
   }
   const claims = tokens.id_token
-    ? await checkIdToken(provider, opts, tokens.id_token, { sub: login.claims.sub })
+    ? await checkIdToken(provider, opts, tokens.id_token, {
+        sub: login.claims.sub,
+        ...(typeof login.claims.auth_time === 'number' ? { authTime: login.claims.auth_time } : {}),
+      })
     : login.claims;
   const now = Math.floor(Date.now() / 1000);
   const { expiresAt: _old, ...rest } = login;

@@ -20,7 +20,7 @@ export function responded(ctx: Context): boolean {
  * Answers `err`: the app's `handleError` hook first (when it sets no response, the default
  * applies), else a small HTML page for browsers or `{ error, error_description }` JSON.
  */
-export async function renderError(ctx: Context, err: OpenIDError, hook?: HandleError): Promise<void> {
+export async function renderError(ctx: Context, err: OpenIDError, hook?: HandleError, home = '/'): Promise<void> {
   debug('%s %s -> %d %s: %s', ctx.method, ctx.path, err.status, err.code, err.message);
   ctx.set('Cache-Control', 'no-store');
   if (hook) {
@@ -33,7 +33,7 @@ export async function renderError(ctx: Context, err: OpenIDError, hook?: HandleE
     ctx.type = 'html';
     ctx.body =
       `<!doctype html><meta charset="utf-8"><title>Login failed</title>` +
-      `<h1>Login failed</h1><p>${escapeHtml(err.message)}</p><p><code>${err.code}</code></p><p><a href="/">Home</a></p>`;
+      `<h1>Login failed</h1><p>${escapeHtml(err.message)}</p><p><code>${err.code}</code></p><p><a href="${escapeHtml(home)}">Home</a></p>`;
   } else {
     ctx.body = err.toJSON();
   }

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 
-export type SessionData = Record<string, unknown> & { regenerate?: () => Promise<void> };
+export type SessionData = Record<string, unknown> & { regenerate(): Promise<void>; readonly isNew?: boolean; maxAge?: number | 'session' };
 
 /**
  * The koa-session session of this request. Using a provider without session middleware is a
@@ -10,6 +10,10 @@ export function sessionOf(ctx: Context): SessionData {
   const session = (ctx as { session?: SessionData | null }).session;
   if (!session) {
     throw new TypeError('koa-session-openid needs a session: add app.use(redisSession(app, ...)) before the OpenID routes and guards');
+  }
+  // Tokens go into the session: a cookie-only session would hand them to the browser.
+  if (!(ctx as { sessionOptions?: { store?: unknown } }).sessionOptions?.store || typeof session.regenerate !== 'function') {
+    throw new TypeError('koa-session-openid needs a server-side session (redisSession, or koa-session with a store): tokens never go into a cookie');
   }
   return session;
 }

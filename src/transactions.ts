@@ -25,6 +25,7 @@ export interface Transaction {
 type SessionLike = Record<string, unknown>;
 
 const PENDING_KEY = 'openid:pending';
+const LIFETIME_KEY = 'openid:maxAge';
 const STATE_SYNTAX = /^[A-Za-z0-9_-]{16,128}$/;
 
 function pending(session: SessionLike): Record<string, Transaction> {
@@ -72,4 +73,21 @@ export function takeTransaction(session: SessionLike, state: unknown, provider: 
     throw new OpenIDError('invalid_state', 'the login took too long: start it again');
   }
   return tx;
+}
+
+/**
+ * A session that only exists because a login started (an anonymous visitor, maybe a bot) lives
+ * no longer than the login may take; the configured lifetime is restored when a login completes.
+ */
+export function shortenNewSession(session: SessionLike & { isNew?: boolean; maxAge?: number | 'session' }, ttlMs: number): void {
+  if (session.isNew !== true || typeof session.maxAge !== 'number' || session.maxAge <= ttlMs) return;
+  session[LIFETIME_KEY] = session.maxAge;
+  session.maxAge = ttlMs;
+}
+
+export function restoreSessionLifetime(session: SessionLike & { maxAge?: number | 'session' }): void {
+  const lifetime = session[LIFETIME_KEY];
+  if (typeof lifetime !== 'number') return;
+  delete session[LIFETIME_KEY];
+  session.maxAge = lifetime;
 }

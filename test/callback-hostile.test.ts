@@ -84,6 +84,8 @@ function assertRefused(res: Attempt, status: number, code: string) {
 
 const bogusKid = () => `bogus-${randomBytes(6).toString('hex')}`;
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe('discovery', () => {
   test('a document naming another issuer answers 503 discovery_failed; once fixed, the next request works', async () => {
     const fx = await startApp();
@@ -91,13 +93,18 @@ describe('discovery', () => {
       const real = fx.op.discovery.issuer as string;
       for (const wrong of ['https://evil.example', `${real}/`, real.replace('127.0.0.1', 'localhost')]) {
         fx.op.discovery.issuer = wrong;
+        await sleep(350); // past the cooldown (0.3 s): the failure is remembered no longer
         const res = await attempt(fx);
         assertRefused(res, 503, 'discovery_failed');
       }
       const asked = fx.op.discoveryRequests;
-      assert.ok(asked >= 3, 'each request asked again: the failure is not cached');
+      assert.equal(asked, 3, 'each attempt after the cooldown asked again');
+      // Within the cooldown a failure is answered from memory: the provider is not hammered.
+      for (let i = 0; i < 5; i++) assertRefused(await attempt(fx), 503, 'discovery_failed');
+      assert.equal(fx.op.discoveryRequests, asked);
 
       fx.op.discovery.issuer = real;
+      await sleep(350);
       const ok = await attempt(fx);
       assert.equal(ok.status, 302, ok.text);
       assert.equal(ok.redirectedTo, '/done');

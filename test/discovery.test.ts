@@ -26,7 +26,7 @@ test('the expected issuer is the discovery URL without its well-known suffix', (
 
 test('a provider that is down at startup answers 503, and works once it is up', async () => {
   const port = await freePort();
-  const fx = await startFixture([{ name: 'late', options: { configuration: `http://127.0.0.1:${port}/.well-known/openid-configuration`, timeout: 2 } }]);
+  const fx = await startFixture([{ name: 'late', options: { configuration: `http://127.0.0.1:${port}/.well-known/openid-configuration`, timeout: 2, jwksCooldown: 0.2 } }]);
   try {
     const b = fx.browser();
     const down = await b.get(`${fx.base}/openid/late/login`, { headers: { accept: 'application/json' } });
@@ -40,6 +40,7 @@ test('a provider that is down at startup answers 503, and works once it is up', 
       clients: [{ client_id: 'late-app', client_secret: 'late-secret-value', redirect_uris: [`${fx.base}/openid/late/auth`] }],
     });
     try {
+      await new Promise((resolve) => setTimeout(resolve, 250)); // the failure is remembered for jwksCooldown
       const done = await login(b, fx, 'late', '/welcome');
       assert.equal(new URL(done.url).pathname, '/welcome');
     } finally {

@@ -242,6 +242,30 @@ describe('OpenID with two providers', () => {
     assert.deepEqual(seen, []);
     assert.equal(await commandCount(fx, 'set'), writesBefore);
   });
+
+  test('a session that only exists for a pending login lives no longer than the login may take', async () => {
+    const b = fx.browser();
+    await b.get(`${fx.base}/openid/alpha/login`);
+    const key = (await fx.sessionKeys()).find((k) => k.endsWith(sessionCookie(b, fx.base)!))!;
+    const pending = await fx.redis.pttl(key);
+    assert.ok(pending > 0 && pending <= 610_000 + 10_000, `pttl ${pending}`);
+    await login(b, fx, 'alpha');
+    const loggedIn = (await fx.sessionKeys()).find((k) => k.endsWith(sessionCookie(b, fx.base)!))!;
+    assert.ok((await fx.redis.pttl(loggedIn)) > 23 * 3600 * 1000, 'the configured lifetime is back after the login');
+  });
+
+  test('a malformed Host header is a 400, not a 500', async () => {
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${fx.base}/openid/alpha/login`, { headers: { host: 'a:b:c' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 400);
+  });
 });
 
 async function commandCount(fx: Fixture, command: string): Promise<number> {
@@ -259,6 +283,33 @@ describe('setup', () => {
     assert.throws(() => new OpenID(app, { ...opts, name: 'two', routeAuth: '/openid/one/auth' }), /already used/);
     // Another app is independent.
     new OpenID(new Koa(), { ...opts, name: 'one' });
+  });
+
+  test('a cookie-only session is refused: tokens never go into a cookie', async () => {
+    const { default: session } = await import('koa-session');
+    const app = new Koa();
+    app.keys = ['k'];
+    app.use(session(app));
+    new OpenID(app, { name: 'c', clientId: 'c', configuration: 'https://op.example/.well-known/openid-configuration' });
+    const errors: Error[] = [];
+    app.on('error', (err: Error) => errors.push(err));
+    app.silent = true;
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/openid/c/login`);
+      assert.equal(res.status, 500);
+      assert.match(errors[0]!.message, /server-side session/);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('unknown options are refused; routes: false registers no route', () => {
+    assert.throws(() => new OpenID(new Koa(), { name: 'x', clientId: 'c', configuration: 'https://op.example/', clientSecrett: 's' } as never), /unknown option "clientSecrett"/);
+    const router = new Router();
+    new OpenID(router, { name: 'api', clientId: 'c', configuration: 'https://op.example/', routes: false });
+    assert.equal(router.stack.length, 0);
   });
 
   test('a @koa/router Router is accepted in place of the app', () => {

@@ -32,6 +32,8 @@ test('bad options are TypeErrors naming the option', () => {
     [{ ...base, tokenEndpointAuthMethod: 'client_secret_basic' }, /needs "clientSecret"/],
     [{ ...base, authorizationParams: { state: 'x' } }, /"authorizationParams.state" is set by the library/],
     [{ ...base, handleUserLogin: 'nope' }, /"handleUserLogin" must be a function/],
+    [{ ...base, clientSecrett: 'typo' }, /unknown option "clientSecrett"/],
+    [{ ...base, authorizationParams: { max_age: '0' } }, /"authorizationParams.max_age" is set by the library/],
   ];
   for (const [input, message] of cases) {
     assert.throws(() => resolveOptions(input), (err: Error) => err instanceof TypeError && message.test(err.message), JSON.stringify(input));

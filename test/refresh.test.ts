@@ -85,3 +85,14 @@ test('a refused refresh token ends the login', async () => {
     fx.op.onToken(undefined);
   }
 });
+
+test('two requests that find the token expired share one refresh grant', async () => {
+  const { browser } = await fx.login();
+  await browser.get(`${fx.base}/expire`);
+  const count = fx.op.tokenRequests.length;
+  const [a, b] = await Promise.all([browser.get(`${fx.base}/userinfo`), browser.get(`${fx.base}/userinfo`)]);
+  assert.equal(a.status, 200);
+  assert.equal(b.status, 200);
+  assert.equal(fx.op.tokenRequests.length, count + 1, 'one grant for both');
+  assert.equal((await (await browser.get(`${fx.base}/me`)).json()).login.claims.sub, 'alice', 'still logged in');
+});

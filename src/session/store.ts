@@ -1,4 +1,5 @@
 import { z } from 'zod';
+export { parseOptions } from '../parse-options.js';
 
 /**
  * The lifetime koa-session hands a store: milliseconds (already the cookie's `maxAge` plus 10 s,
@@ -42,21 +43,6 @@ export const StoreOptionsSchema = z.object({
 });
 
 export type StoreOptions = z.input<typeof StoreOptionsSchema>;
-
-/**
- * Parses options with a zod schema; a failure becomes a `TypeError` naming the option, e.g.
- * `"maxAge" must be a positive number of milliseconds or 'session'`.
- */
-export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
-  const result = schema.safeParse(input ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  if (issue.code === 'unrecognized_keys') {
-    throw new TypeError(`${what}: unknown option ${issue.keys.map((k) => `"${k}"`).join(', ')}`);
-  }
-  if (issue.path.length === 0) throw new TypeError(`${what}: options ${issue.message}`);
-  throw new TypeError(`"${issue.path.join('.')}" ${issue.message}`);
-}
 
 /** The store TTL in whole milliseconds for koa-session's `maxAge` (`'session'` → `sessionTtl`). */
 export function ttlMs(maxAge: StoreMaxAge | undefined, sessionTtl: number): number {
