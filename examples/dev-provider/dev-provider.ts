@@ -46,6 +46,24 @@ export interface ClientMetadata {
   [key: string]: unknown;
 }
 
+/**
+ * What oidc-provider's `features.resourceIndicators.getResourceServerInfo` returns for one RFC 8707
+ * resource indicator: the scopes this resource server knows and the form of its access tokens.
+ */
+export interface ResourceServerInfo {
+  /** Space-separated scopes the resource server accepts, e.g. `'api:read api:admin'`. */
+  scope: string;
+  /** The access token's `aud`. Default: the resource indicator. */
+  audience?: string;
+  /** `'opaque'` (oidc-provider's default) or `'jwt'` (an RFC 9068 JWT the API verifies itself). */
+  accessTokenFormat?: 'opaque' | 'jwt';
+  /** Seconds. */
+  accessTokenTTL?: number;
+  /** For `'jwt'`: e.g. `{ sign: { alg: 'RS256' } }`. */
+  jwt?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
 /** A time-to-live in seconds, or oidc-provider's `(ctx, token, client) => seconds` form. */
 // oidc-provider passes its own objects; `any` keeps the passthrough usable without its types.
 export type TTL = number | ((ctx: any, token: any, client: any) => number);
@@ -104,7 +122,15 @@ export interface DevProviderOptions {
   interactive?: boolean;
   /** The account that non-interactive logins use. Default `'alice'`. */
   accountId?: string;
-  /** Merged over the defaults (introspection, revocation, userinfo on; resourceIndicators off). */
+  /**
+   * RFC 8707 resource servers, by resource indicator (an absolute URI). When given,
+   * `features.resourceIndicators` is on: a request naming one of these gets an access token for it
+   * (with its scopes, `aud` and format), a token request without `resource` gets the resource that
+   * was granted, and any other indicator is refused with `invalid_target`. Default: none
+   * (resourceIndicators off, access tokens are opaque and for userinfo).
+   */
+  resourceServers?: Record<string, ResourceServerInfo>;
+  /** Merged over the defaults (introspection, revocation, userinfo on; resourceIndicators per `resourceServers`). */
   features?: Record<string, unknown>;
   /** Merged over the defaults (AccessToken/IdToken 1 h, RefreshToken/Session/Grant 14 days), in seconds. */
   ttl?: Record<string, TTL>;
@@ -194,6 +220,7 @@ async function quietly<T>(fn: () => T | Promise<T>): Promise<T> {
 
 interface OidcProviderModule {
   Provider: new (issuer: string, configuration: Record<string, unknown>) => Provider;
+  errors: { InvalidTarget: new (description?: string) => Error };
   interactionPolicy: {
     base(): Array<{ name: string; checks: unknown[] }> & {
       get(name: string): { checks: unknown[] } | undefined;
@@ -223,6 +250,23 @@ function listen(port: number): Promise<ReturnType<typeof createServer>> {
   });
 }
 
+/** `features.resourceIndicators` serving exactly `servers` (off without any). */
+function resourceIndicators(
+  servers: Record<string, ResourceServerInfo> | undefined,
+  InvalidTarget: OidcProviderModule['errors']['InvalidTarget'],
+): Record<string, unknown> {
+  if (!servers || Object.keys(servers).length === 0) return { enabled: false };
+  return {
+    enabled: true,
+    useGrantedResource: () => true,
+    getResourceServerInfo(_ctx: unknown, indicator: string) {
+      const info = Object.hasOwn(servers, indicator) ? servers[indicator] : undefined;
+      if (!info) throw new InvalidTarget('unknown resource indicator');
+      return info;
+    },
+  };
+}
+
 /** Starts the provider; resolves once it is listening. */
 export async function startDevProvider(opts: DevProviderOptions): Promise<DevProvider> {
   const interactive = opts.interactive ?? false;
@@ -232,7 +276,7 @@ export async function startDevProvider(opts: DevProviderOptions): Promise<DevPro
   // Imported lazily so that its "Unsupported runtime" notice (Node 20) can be silenced.
   // @ts-ignore -- oidc-provider ships no type declarations; OidcProviderModule describes what we use.
   const mod = (await quietly(() => import('oidc-provider'))) as unknown as OidcProviderModule;
-  const { Provider: ProviderClass, interactionPolicy } = mod;
+  const { Provider: ProviderClass, interactionPolicy, errors } = mod;
 
   const server = await listen(opts.port ?? 0);
   const { port } = server.address() as AddressInfo;
@@ -273,7 +317,7 @@ export async function startDevProvider(opts: DevProviderOptions): Promise<DevPro
       introspection: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
-      resourceIndicators: { enabled: false },
+      resourceIndicators: resourceIndicators(opts.resourceServers, errors.InvalidTarget),
       rpMetadataChoices: { enabled: false },
       ...opts.features,
     },
