@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import * as client from 'openid-client';
 import { OpenIDError } from './errors.js';
 import type { Provider } from './discovery.js';
-import { RESERVED_PARAMS, type ResolvedOptions } from './options.js';
+import { RESERVED_PARAMS, SCOPE_TOKEN, type ResolvedOptions } from './options.js';
 import { safeReturnTo } from './return-to.js';
 import { sessionOf } from './session-access.js';
 import { addTransaction, shortenNewSession } from './transactions.js';
@@ -26,7 +26,6 @@ export interface LoginOptions {
 }
 
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/;
 
 function checkLoginOptions(o: LoginOptions): void {
   if (o.scopes !== undefined && (!Array.isArray(o.scopes) || !o.scopes.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s)))) {

@@ -11,7 +11,7 @@ const MAX_HEADER = 16 * 1024;
  * `Authorization` headers, and tokens in the query string (§2.3: URIs end up in logs and history).
  */
 export function readBearer(ctx: Context): string | undefined {
-  if (ctx.querystring.includes('access_token=') && new URLSearchParams(ctx.querystring).has('access_token')) {
+  if (ctx.querystring && new URLSearchParams(ctx.querystring).has('access_token')) {
     throw new OpenIDError('invalid_request', 'access tokens are only accepted in the Authorization header', { status: 401 });
   }
   const raw = ctx.req.rawHeaders;

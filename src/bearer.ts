@@ -4,68 +4,80 @@ import { bearerChallenge, readBearer } from './bearer-header.js';
 import type { Provider } from './discovery.js';
 import { OpenIDError, isOpenIDError } from './errors.js';
 import { introspect } from './introspection.js';
-import type { ResolvedOptions } from './options.js';
+import { SCOPE_TOKEN, type ResolvedOptions } from './options.js';
 import { missingScopes, tokenScopes } from './scopes.js';
 import type { OpenIDState } from './state.js';
 import { TokenCache } from './token-cache.js';
-import { verifyJwt } from './verify-jwt.js';
+import { accessTokenCheck, JWT_SHAPE, verifyJwt } from './verify-jwt.js';
+import { parseOptions } from './parse-options.js';
+import { z } from 'zod';
 
-/** Options of `provider.bearer(options)` and `provider.required({ bearer: options })`. */
-export interface BearerOptions {
+const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `must be a function (${what})` });
+const scopeToken = z.string().regex(SCOPE_TOKEN, { message: 'scope tokens must be printable, without spaces' });
+
+/** Options of `provider.bearer(options)` and `provider.required({ bearer: options })`: one schema, checked at setup. */
+export const BearerOptionsSchema = z.strictObject({
   /** Expected `aud` (one of them must match). Default: the `clientId`. */
-  audience?: string | string[];
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).nonempty()]).optional(),
   /** Scopes the token must all have (from `scope` or `scp`). Default: none. */
-  scopes?: string[];
+  scopes: z.array(scopeToken).optional(),
   /**
    * Allowed JWS algorithms. Default: the provider's advertised asymmetric ones. `none` is never
    * accepted; `HS256`/`HS384`/`HS512` only when listed here, and then verified with the
    * `clientSecret` (never with a public key).
    */
-  algorithms?: string[];
+  algorithms: z.array(z.string().regex(/^(RS|PS|ES|HS)(256|384|512)$|^ES256K$|^EdDSA$|^Ed25519$/, { message: 'must be JWS algorithms (never "none")' })).nonempty().optional(),
   /** Seconds. Default: the provider's `clockTolerance`. */
-  clockTolerance?: number;
+  clockTolerance: z.number().finite().min(0).max(600).optional(),
   /** A custom rule over the verified claims: return `false` (or throw an `OpenIDError`) to refuse the token. */
-  check?: (claims: JWTPayload, ctx: Context) => boolean | void | Promise<boolean | void>;
+  check: fn<(claims: JWTPayload, ctx: Context) => boolean | void | Promise<boolean | void>>('check').optional(),
   /**
    * RFC 7662 introspection: `true` asks the provider about every token (opaque or JWT); `'auto'`
    * (default) only about tokens that are not JWTs, when the provider has an introspection endpoint;
    * `false` never.
    */
-  introspection?: boolean | 'auto';
+  introspection: z.union([z.boolean(), z.literal('auto')]).default('auto'),
   /** How many verified tokens are remembered. Default `10000`; `0` turns the cache off. */
-  cacheMaxEntries?: number;
+  cacheMaxEntries: z.number().int().min(0).default(10_000),
   /**
    * How long a verified token is remembered at most (never past its `exp`). A revoked token is
    * accepted until then when it was introspected, and until its `exp` when it is a JWT (a JWT is
    * never checked for revocation). Default `60` (seconds).
    */
-  cacheMaxAge?: number;
-}
+  cacheMaxAge: z.number().finite().min(0).default(60),
+});
+
+export type BearerOptions = z.input<typeof BearerOptionsSchema>;
+type ResolvedBearerOptions = z.output<typeof BearerOptionsSchema>;
 
 interface Verified {
   claims: JWTPayload;
   scopes: string[];
 }
 
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-const HMAC = /^HS(256|384|512)$/;
+/** How long a refused introspected token is remembered, so a repeated junk token does not reach the provider each time. */
+const REFUSAL_MEMORY_MS = 10_000;
+/** An ID token is no access token, whatever its `aud`: these claims only ID tokens carry. */
+const ID_TOKEN_CLAIMS = ['nonce', 'at_hash', 'c_hash'] as const;
+
+/** Keycloak says what a token is (`typ: "Bearer"` or `"ID"`); elsewhere the ID-token-only claims tell. */
+function isIdToken(claims: JWTPayload): boolean {
+  if (typeof claims.typ === 'string') return claims.typ === 'ID';
+  return ID_TOKEN_CLAIMS.some((c) => claims[c] !== undefined);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
 
 export interface BearerHost {
   readonly name: string;
   readonly options: ResolvedOptions;
   provider(): Promise<Provider>;
-}
-
-function checkBearerOptions(o: BearerOptions, opts: ResolvedOptions): void {
-  if (o.algorithms !== undefined) {
-    if (!Array.isArray(o.algorithms) || o.algorithms.length === 0) throw new TypeError('bearer(): "algorithms" must be a non-empty array');
-    if (o.algorithms.includes('none')) throw new TypeError('bearer(): "algorithms" may not contain "none"');
-    if (o.algorithms.some((a) => HMAC.test(a)) && !opts.clientSecret) throw new TypeError('bearer(): HMAC "algorithms" need the "clientSecret"');
-  }
-  if (o.scopes !== undefined && (!Array.isArray(o.scopes) || !o.scopes.every((s) => typeof s === 'string' && s && !s.includes(' ')))) {
-    throw new TypeError('bearer(): "scopes" must be an array of scope tokens');
-  }
-  if (o.check !== undefined && typeof o.check !== 'function') throw new TypeError('bearer(): "check" must be a function');
 }
 
 /**
@@ -75,29 +87,30 @@ function checkBearerOptions(o: BearerOptions, opts: ResolvedOptions): void {
  */
 export class BearerVerifier {
   readonly #host: BearerHost;
-  readonly #o: BearerOptions;
+  readonly #o: ResolvedBearerOptions;
   readonly #cache: TokenCache<Verified>;
-  readonly #maxAgeMs: number;
-  readonly #secret: Uint8Array | undefined;
+  readonly #refused: TokenCache<OpenIDError>;
+  readonly #inflight = new Map<string, Promise<Verified>>();
 
   constructor(host: BearerHost, options: BearerOptions = {}) {
-    checkBearerOptions(options, host.options);
+    this.#o = parseOptions(BearerOptionsSchema, options, 'bearer()');
+    if (this.#o.algorithms?.some((a) => a.startsWith('HS')) && !host.options.clientSecret) {
+      throw new TypeError('bearer(): HMAC "algorithms" need the "clientSecret"');
+    }
     this.#host = host;
-    this.#o = options;
-    this.#cache = new TokenCache(options.cacheMaxEntries ?? 10_000);
-    this.#maxAgeMs = (options.cacheMaxAge ?? 60) * 1000;
-    this.#secret = host.options.clientSecret ? new TextEncoder().encode(host.options.clientSecret) : undefined;
+    this.#cache = new TokenCache(this.#o.cacheMaxEntries);
+    this.#refused = new TokenCache(Math.min(this.#o.cacheMaxEntries, 1000));
+  }
+
+  /** The required scopes of this check. */
+  get scopes(): readonly string[] {
+    return this.#o.scopes ?? [];
   }
 
   /** The token's claims and scopes, or an `OpenIDError` (`invalid_token`, `insufficient_scope`, ...). */
   async verify(token: string, ctx: Context): Promise<OpenIDState> {
     const key = TokenCache.key(token);
-    let verified = this.#cache.get(key);
-    if (!verified) {
-      verified = await this.#verifyUncached(token);
-      const exp = typeof verified.claims.exp === 'number' ? verified.claims.exp * 1000 : Infinity;
-      this.#cache.set(key, verified, Math.min(exp, Date.now() + this.#maxAgeMs));
-    }
+    const verified = this.#cache.get(key) ?? (await this.#verifyShared(key, token));
     const required = this.#o.scopes ?? [];
     if (required.length && missingScopes(required, verified.scopes).length) {
       throw new OpenIDError('insufficient_scope', 'the token lacks a required scope');
@@ -114,31 +127,49 @@ export class BearerVerifier {
     };
   }
 
+  /** Concurrent requests with the same new token share one verification (one introspection call). */
+  #verifyShared(key: string, token: string): Promise<Verified> {
+    const refused = this.#refused.get(key);
+    if (refused) return Promise.reject(refused);
+    let pending = this.#inflight.get(key);
+    if (!pending) {
+      pending = this.#verifyUncached(token).then(
+        (verified) => {
+          const exp = typeof verified.claims.exp === 'number' ? verified.claims.exp * 1000 : Infinity;
+          this.#cache.set(key, verified, Math.min(exp, Date.now() + this.#o.cacheMaxAge * 1000));
+          return verified;
+        },
+        (err: unknown) => {
+          // A token the provider called inactive is remembered briefly; outages are not.
+          if (err instanceof OpenIDError && err.code === 'invalid_token') this.#refused.set(key, err, Date.now() + REFUSAL_MEMORY_MS);
+          throw err;
+        },
+      ).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, pending);
+    }
+    return pending;
+  }
+
   async #verifyUncached(token: string): Promise<Verified> {
     const provider = await this.#host.provider();
     const o = this.#o;
-    const audience = o.audience ?? this.#host.options.clientId;
-    const clockTolerance = o.clockTolerance ?? this.#host.options.clockTolerance;
-    const mode = o.introspection ?? 'auto';
     const isJwt = JWT_SHAPE.test(token);
     let claims: JWTPayload;
-    if (mode === true || (!isJwt && mode === 'auto')) {
-      claims = await introspect(provider, token, { audience, clockTolerance });
+    if (o.introspection === true || (!isJwt && o.introspection === 'auto')) {
+      claims = await introspect(provider, token, {
+        audience: o.audience ?? this.#host.options.clientId,
+        clockTolerance: o.clockTolerance ?? this.#host.options.clockTolerance,
+      });
     } else if (!isJwt) {
       throw new OpenIDError('invalid_token', 'the token is not a JWT');
     } else {
-      claims = await verifyJwt(token, provider.keys, {
-        issuer: provider.issuer,
-        audience,
-        algorithms: o.algorithms ?? provider.idTokenAlgorithms,
-        clockTolerance,
-        errorCode: 'invalid_token',
-        ...(this.#secret ? { hmacSecret: this.#secret } : {}),
-      });
-      // An ID token (it carries the login's nonce) is no access token, even when its aud fits.
-      if (claims.nonce !== undefined) throw new OpenIDError('invalid_token', 'an ID token is not an access token');
+      claims = await verifyJwt(token, provider.keys, accessTokenCheck(provider, this.#host.options, o));
+      if (isIdToken(claims)) {
+        throw new OpenIDError('invalid_token', 'an ID token is not an access token');
+      }
     }
-    return { claims, scopes: tokenScopes(claims) };
+    // Shared by every later request with this token: nobody may change it.
+    return deepFreeze({ claims, scopes: tokenScopes(claims) });
   }
 }
 
@@ -162,12 +193,7 @@ export function rejectBearer(ctx: Context, realm: string, err: OpenIDError | und
  * `Authorization` header, `'ok'` when the token is valid (and exposed in `ctx.state`), `'rejected'`
  * when the answer (401/403, RFC 6750 §3) has been set.
  */
-export async function authenticateBearer(
-  ctx: Context,
-  verifier: BearerVerifier,
-  realm: string,
-  requiredScopes?: readonly string[],
-): Promise<'none' | 'ok' | 'rejected'> {
+export async function authenticateBearer(ctx: Context, verifier: BearerVerifier, realm: string): Promise<'none' | 'ok' | 'rejected'> {
   try {
     const token = readBearer(ctx);
     if (token === undefined) return 'none';
@@ -175,7 +201,7 @@ export async function authenticateBearer(
     return 'ok';
   } catch (err) {
     if (!isOpenIDError(err)) throw err;
-    rejectBearer(ctx, realm, err, requiredScopes);
+    rejectBearer(ctx, realm, err, verifier.scopes);
     return 'rejected';
   }
 }
@@ -184,7 +210,7 @@ export async function authenticateBearer(
 export function bearer(host: BearerHost, options: BearerOptions = {}): Middleware {
   const verifier = new BearerVerifier(host, options);
   return async function openidBearer(ctx: Context, next: Next) {
-    const outcome = await authenticateBearer(ctx, verifier, host.name, options.scopes);
+    const outcome = await authenticateBearer(ctx, verifier, host.name);
     if (outcome === 'ok') return next();
     if (outcome === 'none') rejectBearer(ctx, host.name, undefined);
   };

@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import { debug } from './debug.js';
 import { OpenIDError } from './errors.js';
 import { RemoteKeySet } from './jwks.js';
-import type { ResolvedOptions } from './options.js';
+import { ASYMMETRIC_ALG, type ResolvedOptions } from './options.js';
 
 /** Everything learnt from the provider's discovery document, ready to use. */
 export interface Provider {
@@ -17,7 +17,6 @@ export interface Provider {
 
 const WELL_KNOWN_OIDC = '/.well-known/openid-configuration';
 const WELL_KNOWN_OAUTH = '/.well-known/oauth-authorization-server';
-const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$|^ES256K$|^EdDSA$|^Ed25519$/;
 
 /**
  * The issuer a discovery document at `url` must name (OpenID Connect Discovery 1.0 §4.3, RFC 8414 §3):
@@ -130,7 +129,7 @@ export class ProviderConnection {
     const final = new client.Configuration(server, o.clientId, metadata, clientAuth(o, server));
     final.timeout = o.timeout;
     if (o.allowInsecureRequests) client.allowInsecureRequests(final);
-    const advertised = (server.id_token_signing_alg_values_supported ?? []).filter((a) => ASYMMETRIC.test(a));
+    const advertised = (server.id_token_signing_alg_values_supported ?? []).filter((a) => ASYMMETRIC_ALG.test(a));
     return {
       config: final,
       server,

@@ -1,5 +1,6 @@
 import type { Context, Middleware, Next } from 'koa';
 import { BearerVerifier, authenticateBearer, type BearerHost, type BearerOptions } from './bearer.js';
+import { bearerChallenge } from './bearer-header.js';
 import { OpenIDError } from './errors.js';
 import { readLogin, type UserLogin } from './login-record.js';
 import { maybeSession } from './session-access.js';
@@ -48,7 +49,7 @@ export function required(host: GuardHost, opts: RequiredOptions = {}): Middlewar
   const verifier = bearerOptions && new BearerVerifier(host, bearerOptions);
   return async function openidRequired(ctx: Context, next: Next) {
     if (verifier) {
-      const outcome = await authenticateBearer(ctx, verifier, host.name, bearerOptions.scopes);
+      const outcome = await authenticateBearer(ctx, verifier, host.name);
       if (outcome === 'ok') return next();
       if (outcome === 'rejected') return;
     }
@@ -59,6 +60,8 @@ export function required(host: GuardHost, opts: RequiredOptions = {}): Middlewar
       return;
     }
     await host.renderError(ctx, new OpenIDError('login_required', 'log in first'));
+    // RFC 7235 §3.1: a 401 names a scheme the client can use; with bearer: true that is Bearer.
+    if (verifier && ctx.status === 401) ctx.set('WWW-Authenticate', bearerChallenge(host.name));
   };
 }
 

@@ -24,8 +24,12 @@ export async function introspect(provider: Provider, token: string, check: Intro
     answer = await client.tokenIntrospection(provider.config, token);
   } catch (err) {
     const mapped = fromProviderError(err, 'introspection');
-    // A refusal of our own credentials is the provider's or our configuration's fault, not the caller's.
-    throw mapped.code === 'token_request_failed' ? new OpenIDError('provider_unavailable', 'the introspection request failed', { cause: err }) : mapped;
+    // A refusal of our own credentials (400 invalid_client, or 401 with a challenge, RFC 6749 §5.2)
+    // is the provider's or our configuration's fault, never the caller's token's.
+    if (mapped.code === 'token_request_failed' || mapped.code === 'invalid_token') {
+      throw new OpenIDError('provider_unavailable', 'the introspection request failed', { cause: err, status: 502 });
+    }
+    throw mapped;
   }
   const fail = (message: string) => new OpenIDError('invalid_token', message);
   if (answer.active !== true) throw fail('the token is not active');

@@ -1,3 +1,4 @@
+import type { SessionLike } from './session-access.js';
 import type { JWTPayload } from 'jose';
 
 /**
@@ -21,8 +22,6 @@ export interface UserLogin {
     idToken?: string;
   };
 }
-
-type SessionLike = Record<string, unknown>;
 
 const LOGINS_KEY = 'openid';
 

@@ -17,9 +17,9 @@ import { renderError } from './render-error.js';
 import { safeReturnTo } from './return-to.js';
 import { maybeSession, sessionOf } from './session-access.js';
 import { fetchUserInfo, type UserInfoOptions } from './userinfo.js';
-import { verifyJwt } from './verify-jwt.js';
+import { accessTokenCheck, verifyJwt, type AccessTokenCheckOptions } from './verify-jwt.js';
 
-export interface VerifyTokenOptions {
+export interface VerifyTokenOptions extends AccessTokenCheckOptions {
   /** Expected `aud`. Default: the `clientId`. */
   audience?: string | string[];
   /** Allowed JWS algorithms. Default: the provider's advertised asymmetric ones (never `none`); `HS*` only when listed, then checked with the `clientSecret`. */
@@ -161,16 +161,7 @@ export class OpenID {
    */
   async verifyToken(token: string, options: VerifyTokenOptions = {}): Promise<JWTPayload> {
     const provider = await this.#connection.get();
-    const hmac = options.algorithms?.some((a) => /^HS/.test(a));
-    if (hmac && !this.options.clientSecret) throw new TypeError('verifyToken(): HMAC "algorithms" need the "clientSecret"');
-    return verifyJwt(token, provider.keys, {
-      ...(hmac ? { hmacSecret: new TextEncoder().encode(this.options.clientSecret) } : {}),
-      issuer: provider.issuer,
-      audience: options.audience ?? this.options.clientId,
-      algorithms: options.algorithms ?? provider.idTokenAlgorithms,
-      clockTolerance: options.clockTolerance ?? this.options.clockTolerance,
-      errorCode: 'invalid_token',
-    });
+    return verifyJwt(token, provider.keys, accessTokenCheck(provider, this.options, options));
   }
 
   /** Middleware: a login of this provider is required (redirect for browsers, else 401 JSON). */

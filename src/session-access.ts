@@ -1,5 +1,8 @@
 import type { Context } from 'koa';
 
+/** Session data as this library reads and writes it. */
+export type SessionLike = Record<string, unknown>;
+
 export type SessionData = Record<string, unknown> & { regenerate(): Promise<void>; readonly isNew?: boolean; maxAge?: number | 'session' };
 
 /**

@@ -1,3 +1,4 @@
+import type { SessionLike } from './session-access.js';
 import { OpenIDError } from './errors.js';
 
 /**
@@ -21,8 +22,6 @@ export interface Transaction {
   /** Creation time, ms since the epoch. */
   createdAt: number;
 }
-
-type SessionLike = Record<string, unknown>;
 
 const PENDING_KEY = 'openid:pending';
 const LIFETIME_KEY = 'openid:maxAge';

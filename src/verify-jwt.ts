@@ -19,6 +19,38 @@ export interface JwtCheck {
 
 const MAX_TOKEN_LENGTH = 16 * 1024;
 const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** Three base64url parts: a JWS (possibly unsigned); anything else is an opaque token. */
+export const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/** Overrides a caller may give for an access-token check (`verifyToken`, `bearer()`). */
+export interface AccessTokenCheckOptions {
+  audience?: string | string[];
+  algorithms?: string[];
+  clockTolerance?: number;
+}
+
+/**
+ * The check for a JWT access token of `provider`: its issuer; `audience` default the `clientId`;
+ * the provider's asymmetric algorithms unless `algorithms` says otherwise (`HS*` listed there are
+ * checked with the client secret); `clockTolerance` default the provider option.
+ */
+export function accessTokenCheck(
+  provider: { issuer: string; idTokenAlgorithms: string[] },
+  opts: { clientId: string; clientSecret?: string | undefined; clockTolerance: number },
+  o: AccessTokenCheckOptions,
+): JwtCheck {
+  const algorithms = o.algorithms ?? provider.idTokenAlgorithms;
+  const hmac = algorithms.some((a) => /^HS/.test(a));
+  if (hmac && !opts.clientSecret) throw new TypeError('HMAC "algorithms" need the "clientSecret"');
+  return {
+    issuer: provider.issuer,
+    audience: o.audience ?? opts.clientId,
+    algorithms,
+    clockTolerance: o.clockTolerance ?? opts.clockTolerance,
+    errorCode: 'invalid_token',
+    ...(hmac ? { hmacSecret: new TextEncoder().encode(opts.clientSecret) } : {}),
+  };
+}
 
 /** Turns a jose failure into a message that names the failed check and nothing of the token. */
 function describe(err: unknown): string {
