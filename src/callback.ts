@@ -28,9 +28,9 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
 
   const provider = await getProvider();
   // RFC 9207: when the provider advertises it, `iss` must be there and right, on error responses
-  // too. A response that carries an ID token may omit it: the ID token's verified `iss` stands in.
+  // too. Response types with an ID token may omit it: the ID token's verified `iss` stands in.
   const iss = params.get('iss');
-  const issRequired = provider.server.authorization_response_iss_parameter_supported === true && !params.has('id_token');
+  const issRequired = provider.server.authorization_response_iss_parameter_supported === true && opts.responseType === 'code';
   if ((iss !== null || issRequired) && iss !== provider.issuer) {
     throw new OpenIDError('issuer_mismatch', 'the authorization response names another issuer, or none (RFC 9207)');
   }
@@ -63,7 +63,7 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
 
   const result: LoginResult = { ...login, provider: opts.name, returnTo: tx.returnTo };
   ctx.state.user = claims;
-  ctx.state.openid = { provider: opts.name, claims, scopes: login.scopes, expiresAt: login.expiresAt };
+  ctx.state.openid = { provider: opts.name, claims, scopes: login.scopes, expiresAt: login.expiresAt, token: 'session' };
   if (opts.handleUserLogin) {
     ctx.status = 404;
     try {
