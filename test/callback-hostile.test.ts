@@ -7,44 +7,20 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import Router from '@koa/router';
-
-import { startHostileApp, type HostileApp } from './support/hostile-app.js';
+import {
+  attemptLogin,
+  readAttempt,
+  sessionLogin,
+  showLoginAtMe,
+  startHostileApp,
+  type HostileApp,
+  type LoginAttempt,
+} from './support/hostile-app.js';
 import { validIdTokenClaims, type Answer, type TokenContext } from './support/hostile-provider.js';
 import { Browser } from './support/http-client.js';
 
 const LOGIN = '/openid/hostile/login?returnTo=/done';
 const CALLBACK = '/openid/hostile/auth';
-
-interface Attempt {
-  status: number;
-  /** Where the callback redirected to (the login succeeded), else `undefined`. */
-  redirectedTo?: string;
-  text: string;
-  body: Record<string, unknown> | undefined;
-  browser: Browser;
-  ms: number;
-}
-
-async function read(response: Response, browser: Browser, started: number, redirectedTo?: string): Promise<Attempt> {
-  const text = await response.text();
-  let body: Record<string, unknown> | undefined;
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    body = undefined;
-  }
-  return { status: response.status, redirectedTo, text, body, browser, ms: performance.now() - started };
-}
-
-/** login route → hostile authorize → callback; stops before requesting `returnTo` (`/done`). */
-async function attempt(fx: HostileApp, browser = new Browser()): Promise<Attempt> {
-  const started = performance.now();
-  const { response, stoppedAt } = await browser.follow(`${fx.base}${LOGIN}`, {
-    stopAt: (u) => u.origin === fx.base && u.pathname === '/done',
-  });
-  return read(response, browser, started, stoppedAt?.pathname);
-}
 
 /** login route → hostile authorize; returns the callback URL, not requested yet. */
 async function authorizeOnly(fx: HostileApp, browser: Browser): Promise<URL> {
@@ -56,28 +32,21 @@ async function authorizeOnly(fx: HostileApp, browser: Browser): Promise<URL> {
 }
 
 /** Requests the callback URL (timed). */
-async function callback(url: URL, browser: Browser): Promise<Attempt> {
+async function callback(url: URL, browser: Browser): Promise<LoginAttempt> {
   const started = performance.now();
-  return read(await browser.get(url), browser, started);
+  return readAttempt(await browser.get(url), browser, started);
 }
 
 /** A hostile app whose `/me` shows this provider's login in the session. */
 function startApp(options: Parameters<typeof startHostileApp>[0] = {}): Promise<HostileApp> {
-  return startHostileApp({ scopes: ['openid'], jwksCooldown: 0.3, ...options }, (app, openid) => {
-    const router = new Router();
-    router.get('/me', (ctx) => {
-      ctx.body = { login: openid.session(ctx) ?? null };
-    });
-    app.use(router.routes());
-  });
+  return startHostileApp({ scopes: ['openid'], jwksCooldown: 0.3, ...options }, showLoginAtMe);
 }
 
 async function sessionSub(fx: HostileApp, browser: Browser): Promise<string | null> {
-  const { login } = (await (await browser.get(`${fx.base}/me`)).json()) as { login: { claims: { sub: string } } | null };
-  return login?.claims.sub ?? null;
+  return (await sessionLogin(fx, browser))?.claims.sub ?? null;
 }
 
-function assertRefused(res: Attempt, status: number, code: string) {
+function assertRefused(res: LoginAttempt, status: number, code: string) {
   assert.equal(res.status, status, res.text);
   assert.equal(res.body?.error, code, res.text);
 }
@@ -94,18 +63,18 @@ describe('discovery', () => {
       for (const wrong of ['https://evil.example', `${real}/`, real.replace('127.0.0.1', 'localhost')]) {
         fx.op.discovery.issuer = wrong;
         await sleep(350); // past the cooldown (0.3 s): the failure is remembered no longer
-        const res = await attempt(fx);
+        const res = await attemptLogin(fx);
         assertRefused(res, 503, 'discovery_failed');
       }
       const asked = fx.op.discoveryRequests;
       assert.equal(asked, 3, 'each attempt after the cooldown asked again');
       // Within the cooldown a failure is answered from memory: the provider is not hammered.
-      for (let i = 0; i < 5; i++) assertRefused(await attempt(fx), 503, 'discovery_failed');
+      for (let i = 0; i < 5; i++) assertRefused(await attemptLogin(fx), 503, 'discovery_failed');
       assert.equal(fx.op.discoveryRequests, asked);
 
       fx.op.discovery.issuer = real;
       await sleep(350);
-      const ok = await attempt(fx);
+      const ok = await attemptLogin(fx);
       assert.equal(ok.status, 302, ok.text);
       assert.equal(ok.redirectedTo, '/done');
       assert.equal(await sessionSub(fx, ok.browser), 'alice');
@@ -142,7 +111,7 @@ describe('RFC 9207 "iss" authorization response parameter', () => {
     test(`${what}: 400 issuer_mismatch, the code is never sent to the token endpoint`, async () => {
       fx.op.onAuthorize((redirect) => void change(redirect));
       const tokenRequests = fx.op.tokenRequests.length;
-      const res = await attempt(fx);
+      const res = await attemptLogin(fx);
       assertRefused(res, 400, 'issuer_mismatch');
       assert.equal(fx.op.tokenRequests.length, tokenRequests);
       assert.equal(await sessionSub(fx, res.browser), null);
@@ -155,7 +124,7 @@ describe('RFC 9207 "iss" authorization response parameter', () => {
       redirect.set('error', 'access_denied');
       redirect.set('iss', 'https://evil.example');
     });
-    const res = await attempt(fx);
+    const res = await attemptLogin(fx);
     assertRefused(res, 400, 'issuer_mismatch');
   });
 
@@ -164,9 +133,9 @@ describe('RFC 9207 "iss" authorization response parameter', () => {
     try {
       assert.equal(other.op.discovery.authorization_response_iss_parameter_supported, undefined);
       other.op.onAuthorize((redirect) => void redirect.set('iss', 'https://evil.example'));
-      assertRefused(await attempt(other), 400, 'issuer_mismatch');
+      assertRefused(await attemptLogin(other), 400, 'issuer_mismatch');
       other.op.onAuthorize(undefined);
-      assert.equal((await attempt(other)).status, 302, 'no "iss" at all is fine then');
+      assert.equal((await attemptLogin(other)).status, 302, 'no "iss" at all is fine then');
     } finally {
       await other.close();
     }
@@ -177,16 +146,16 @@ describe('key rotation', () => {
   test('a rotation right after the first login is accepted with exactly one more JWKS fetch', async () => {
     const fx = await startApp({ jwksCooldown: 0.3 });
     try {
-      assert.equal((await attempt(fx)).status, 302);
+      assert.equal((await attemptLogin(fx)).status, 302);
       assert.equal(fx.op.jwksRequests, 1);
       await fx.op.keys.rotate();
-      const res = await attempt(fx);
+      const res = await attemptLogin(fx);
       assert.equal(res.status, 302, res.text);
       assert.equal(await sessionSub(fx, res.browser), 'alice');
       assert.equal(fx.op.jwksRequests, 2);
       assert.ok(res.ms < 300 + 500, `took ${res.ms} ms: at most the cooldown`);
       // Both keys now known: no further fetch.
-      assert.equal((await attempt(fx)).status, 302);
+      assert.equal((await attemptLogin(fx)).status, 302);
       assert.equal(fx.op.jwksRequests, 2);
     } finally {
       await fx.close();
@@ -196,19 +165,19 @@ describe('key rotation', () => {
   test('bogus kids: 10 concurrent logins cause at most 2 JWKS fetches; a repeated bogus kid fails fast without a fetch', async () => {
     const fx = await startApp({ jwksCooldown: 0.5 });
     try {
-      assert.equal((await attempt(fx)).status, 302);
+      assert.equal((await attemptLogin(fx)).status, 302);
       fx.op.onToken(async (ctx: TokenContext) =>
         fx.op.tokenAnswer(ctx, await fx.op.sign(validIdTokenClaims(ctx), { kid: bogusKid() })),
       );
-      const all = await Promise.all(Array.from({ length: 10 }, () => attempt(fx)));
+      const all = await Promise.all(Array.from({ length: 10 }, () => attemptLogin(fx)));
       for (const res of all) assertRefused(res, 400, 'invalid_id_token');
       assert.ok(fx.op.jwksRequests <= 2, `${fx.op.jwksRequests} JWKS fetches`);
 
       const kid = bogusKid();
       fx.op.onToken(async (ctx: TokenContext) => fx.op.tokenAnswer(ctx, await fx.op.sign(validIdTokenClaims(ctx), { kid })));
-      assertRefused(await attempt(fx), 400, 'invalid_id_token');
+      assertRefused(await attemptLogin(fx), 400, 'invalid_id_token');
       const fetched = fx.op.jwksRequests;
-      const again = await attempt(fx);
+      const again = await attemptLogin(fx);
       assertRefused(again, 400, 'invalid_id_token');
       assert.equal(fx.op.jwksRequests, fetched, 'a kid just found unknown is not fetched again');
       assert.ok(again.ms < 300, `took ${again.ms} ms: it must not wait for the cooldown`);
@@ -220,14 +189,14 @@ describe('key rotation', () => {
   test('a key dropped from the JWKS is no longer accepted after the next refresh', async () => {
     const fx = await startApp({ jwksCooldown: 0.3 });
     try {
-      assert.equal((await attempt(fx)).status, 302);
+      assert.equal((await attemptLogin(fx)).status, 302);
       const old = fx.op.keys.current;
       await fx.op.keys.rotate(undefined, { keepOld: false });
-      assert.equal((await attempt(fx)).status, 302, 'the new key is fetched');
+      assert.equal((await attemptLogin(fx)).status, 302, 'the new key is fetched');
       fx.op.onToken(async (ctx: TokenContext) =>
         fx.op.tokenAnswer(ctx, await fx.op.sign(validIdTokenClaims(ctx), { kid: old.kid }, old.privateKey)),
       );
-      const res = await attempt(fx);
+      const res = await attemptLogin(fx);
       assertRefused(res, 400, 'invalid_id_token');
       assert.equal(await sessionSub(fx, res.browser), null);
     } finally {
@@ -243,10 +212,10 @@ describe('key rotation', () => {
       fx.op.onToken(async (ctx: TokenContext) =>
         fx.op.tokenAnswer(ctx, await fx.op.sign(validIdTokenClaims(ctx), { kid: 'broken-key' })),
       );
-      const res = await attempt(fx);
+      const res = await attemptLogin(fx);
       assertRefused(res, 400, 'invalid_id_token');
       fx.op.onToken(undefined);
-      assert.equal((await attempt(fx)).status, 302, 'the other keys still work');
+      assert.equal((await attemptLogin(fx)).status, 302, 'the other keys still work');
     } finally {
       await fx.close();
     }
@@ -255,14 +224,14 @@ describe('key rotation', () => {
   test('a JWKS that lags behind the signer: the new key is accepted once published (after the cooldown)', async () => {
     const fx = await startApp({ jwksCooldown: 0.3 });
     try {
-      assert.equal((await attempt(fx)).status, 302);
+      assert.equal((await attemptLogin(fx)).status, 302);
       const key = await fx.op.keys.rotate();
       // The signer switched; the published set (e.g. behind a CDN) does not have the key yet.
       fx.op.keys.published = fx.op.keys.published.filter((k) => k.kid !== key.kid);
-      assertRefused(await attempt(fx), 400, 'invalid_id_token');
+      assertRefused(await attemptLogin(fx), 400, 'invalid_id_token');
       fx.op.keys.published = [key.publicJwk, ...fx.op.keys.published];
       await new Promise((resolve) => setTimeout(resolve, 400));
-      const res = await attempt(fx);
+      const res = await attemptLogin(fx);
       assert.equal(res.status, 302, `still refused after the cooldown: ${res.text}`);
     } finally {
       await fx.close();
@@ -287,7 +256,7 @@ describe('token endpoint failures', () => {
   for (const [what, answer, status, code, providerError] of cases) {
     test(`${what}: ${status} ${code}${providerError ? ` (${providerError})` : ''}`, async () => {
       fx.op.onToken(answer);
-      const res = await attempt(fx);
+      const res = await attemptLogin(fx);
       assertRefused(res, status, code);
       if (providerError !== undefined) assert.equal(res.body?.provider_error, providerError ?? undefined);
       assert.doesNotMatch(res.text, /<script>|<b>|<html>|hostile-secret-value/);
@@ -311,7 +280,7 @@ describe('token endpoint failures', () => {
 
   test('the provider hanging: 504 within the configured timeout (1 s)', async () => {
     fx.op.onToken(() => ({ hang: true }));
-    const res = await attempt(fx);
+    const res = await attemptLogin(fx);
     assertRefused(res, 504, 'provider_unavailable');
     assert.ok(res.ms >= 900 && res.ms < 1800, `answered after ${Math.round(res.ms)} ms`);
     assert.equal(await sessionSub(fx, res.browser), null);
@@ -319,7 +288,7 @@ describe('token endpoint failures', () => {
 
   test('after the failures, a login works again', async () => {
     fx.op.onToken(undefined);
-    const res = await attempt(fx);
+    const res = await attemptLogin(fx);
     assert.equal(res.status, 302, res.text);
   });
 });

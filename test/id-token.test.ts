@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import Router from '@koa/router';
 import { generateKeyPair } from 'jose';
 
-import { startHostileApp, type HostileApp } from './support/hostile-app.js';
+import { attemptLogin, sessionLogin, showLoginAtMe, startHostileApp, type HostileApp } from './support/hostile-app.js';
 import { tamperSignature, validIdTokenClaims, type TokenContext } from './support/hostile-provider.js';
 import { Browser } from './support/http-client.js';
 import { newRedis } from './support/redis.js';
@@ -17,30 +16,6 @@ import { newRedis } from './support/redis.js';
 const now = () => Math.floor(Date.now() / 1000);
 const without = (claims: Record<string, unknown>, ...names: string[]) =>
   Object.fromEntries(Object.entries(claims).filter(([k]) => !names.includes(k)));
-
-interface Attempt {
-  status: number;
-  /** Where the callback redirected to (the login succeeded), else `undefined`. */
-  redirectedTo?: string;
-  text: string;
-  body: Record<string, unknown> | undefined;
-  browser: Browser;
-}
-
-/** login route → hostile authorize → callback; stops before requesting `returnTo` (`/done`). */
-async function attempt(fx: HostileApp, browser = new Browser()): Promise<Attempt> {
-  const { response, stoppedAt } = await browser.follow(`${fx.base}/openid/hostile/login?returnTo=/done`, {
-    stopAt: (u) => u.origin === fx.base && u.pathname === '/done',
-  });
-  const text = await response.text();
-  let body: Record<string, unknown> | undefined;
-  try {
-    body = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    body = undefined;
-  }
-  return { status: response.status, redirectedTo: stoppedAt?.pathname, text, body, browser };
-}
 
 describe('ID tokens at the callback', () => {
   let fx: HostileApp;
@@ -50,13 +25,7 @@ describe('ID tokens at the callback', () => {
   let sent: { accessToken: string; idToken: string | null };
 
   before(async () => {
-    fx = await startHostileApp({ scopes: ['openid'], jwksCooldown: 0.3 }, (app, openid) => {
-      const router = new Router();
-      router.get('/me', (ctx) => {
-        ctx.body = { login: openid.session(ctx) ?? null };
-      });
-      app.use(router.routes());
-    });
+    fx = await startHostileApp({ scopes: ['openid'], jwksCooldown: 0.3 }, showLoginAtMe);
     secret = fx.openid.options.clientSecret!;
   });
   after(async () => {
@@ -88,16 +57,12 @@ describe('ID tokens at the callback', () => {
     return keys.length ? ((await redis.mget(keys)).filter((v) => v !== null) as string[]) : [];
   }
 
-  async function sessionLogin(browser: Browser): Promise<{ claims: { sub: string } } | null> {
-    return ((await (await browser.get(`${fx.base}/me`)).json()) as { login: { claims: { sub: string } } | null }).login;
-  }
-
   test('a valid login succeeds: 302 to returnTo, the session (in Redis) holds the login', async () => {
     answerWith((ctx) => fx.op.sign(validIdTokenClaims(ctx)));
-    const res = await attempt(fx);
+    const res = await attemptLogin(fx);
     assert.equal(res.status, 302, res.text);
     assert.equal(res.redirectedTo, '/done');
-    assert.equal((await sessionLogin(res.browser))?.claims.sub, 'alice');
+    assert.equal((await sessionLogin(fx, res.browser))?.claims.sub, 'alice');
     assert.ok((await storedSessions()).some((v) => v.includes(sent.accessToken)), 'the tokens are in Redis');
     assert.ok(!res.browser.cookieHeader(fx.base).includes(sent.accessToken), 'and not in the cookie');
   });
@@ -139,11 +104,11 @@ describe('ID tokens at the callback', () => {
   for (const [what, make] of forged) {
     test(`${what}: 400 invalid_id_token, no token in the answer, nothing stored`, async () => {
       answerWith(make);
-      const res = await attempt(fx);
+      const res = await attemptLogin(fx);
       assert.equal(res.status, 400, res.text);
       assert.equal(res.body?.error, 'invalid_id_token', res.text);
       assertNoTokenIn(res.text);
-      assert.equal(await sessionLogin(res.browser), null, 'the login was stored in the session');
+      assert.equal(await sessionLogin(fx, res.browser), null, 'the login was stored in the session');
       for (const value of await storedSessions()) assertNoTokenIn(value);
     });
   }
@@ -151,13 +116,13 @@ describe('ID tokens at the callback', () => {
   test('a refused login leaves the session\'s previous login in place', async () => {
     answerWith((ctx) => fx.op.sign(validIdTokenClaims(ctx)));
     const browser = new Browser();
-    assert.equal((await attempt(fx, browser)).status, 302);
+    assert.equal((await attemptLogin(fx, browser)).status, 302);
     fx.op.subject = 'mallory';
     try {
       answerWith(async (ctx) => tamperSignature(await fx.op.sign(validIdTokenClaims(ctx))));
-      const res = await attempt(fx, browser);
+      const res = await attemptLogin(fx, browser);
       assert.equal(res.status, 400);
-      assert.equal((await sessionLogin(browser))?.claims.sub, 'alice');
+      assert.equal((await sessionLogin(fx, browser))?.claims.sub, 'alice');
     } finally {
       fx.op.subject = 'alice';
     }
@@ -178,7 +143,7 @@ describe('ID tokens with max_age', () => {
   ] as const) {
     test(what, async () => {
       fx.op.onToken(async (ctx) => fx.op.tokenAnswer(ctx, { ...validIdTokenClaims(ctx), auth_time: authTime(ctx) }));
-      const res = await attempt(fx);
+      const res = await attemptLogin(fx);
       assert.equal(fx.op.authorizations.at(-1)?.params.get('max_age'), '60');
       if (what.endsWith('passes')) assert.equal(res.status, 302, res.text);
       else {

@@ -1,7 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
@@ -9,6 +8,7 @@ import { startDevProvider } from '../examples/dev-provider/dev-provider.js';
 import { OpenID, redisSession } from '../src/index.js';
 import { resolveOptions } from '../src/options.js';
 import { tokenHash } from '../src/token-hash.js';
+import { launchChromium } from './support/chromium.js';
 import { startHostileApp, type HostileApp } from './support/hostile-app.js';
 import type { AuthorizationRequest } from './support/hostile-provider.js';
 import { autoSubmittedForm, Browser } from './support/http-client.js';
@@ -187,9 +187,7 @@ describe('every response type against oidc-provider', () => {
 });
 
 test('form_post from another site in real Chromium: the SameSite=Lax session survives', async () => {
-  const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: apt-get install -y chromium`);
-  const { chromium } = await import('playwright-core');
+  const browser = await launchChromium();
 
   const app = new Koa();
   app.keys = ['k'];
@@ -218,10 +216,6 @@ test('form_post from another site in real Chromium: the SameSite=Lax session sur
     configuration: `${op.issuer}/.well-known/openid-configuration`, allowInsecureRequests: true,
   });
   showUser(app, openid);
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
   try {
     const page = await browser.newPage();
     await page.goto(`${base}/openid/xsite/login?returnTo=/welcome`);

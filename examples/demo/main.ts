@@ -5,17 +5,8 @@
  *   REDIS_URL=redis://…  keep sessions in Redis (default: in memory, lost on restart)
  *   SESSION_SECRET=…     the session cookie signing key (default: random at each start)
  */
+import { closeOnSignals, portFromEnv } from '../shared/serve.js';
 import { startDemo, DEMO_PROVIDERS } from './start.js';
-
-function portFromEnv(): number {
-  const raw = process.env.PORT;
-  if (raw === undefined || raw === '') return 3000;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`PORT must be a port number (0-65535), got ${JSON.stringify(raw)}`);
-  }
-  return port;
-}
 
 /** The Redis URL without its password, for printing. */
 function redacted(url: string): string {
@@ -30,7 +21,8 @@ function redacted(url: string): string {
 
 async function main(): Promise<void> {
   const redisUrl = process.env.REDIS_URL || undefined;
-  const demo = await startDemo({ port: portFromEnv(), interactive: true, redisUrl });
+  const demo = await startDemo({ port: portFromEnv(3000), interactive: true, redisUrl });
+  closeOnSignals(() => demo.close());
 
   const providers = DEMO_PROVIDERS.map(({ name, label }) => `${label} at ${demo.providers[name]!.issuer}`).join(', ');
   console.log(`
@@ -42,30 +34,6 @@ async function main(): Promise<void> {
   Sessions:  ${redisUrl ? `in Redis, ${redacted(redisUrl)} (REDIS_URL)` : 'in memory, lost on restart (set REDIS_URL to keep them in Redis)'}
   Stop with Ctrl+C.
 `);
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      console.log(`\n${signal} again: exiting now.`);
-      process.exit(1);
-    }
-    stopping = true;
-    console.log(`\n${signal}: shutting down...`);
-    // Should anything hang (a stuck connection), do not keep the terminal waiting.
-    setTimeout(() => {
-      console.error('Shutdown took over 5 s; exiting.');
-      process.exit(1);
-    }, 5000).unref();
-    demo.close().then(
-      () => console.log('Stopped.'),
-      (err: unknown) => {
-        console.error('Shutdown failed:', err);
-        process.exitCode = 1;
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
 
 main().catch((err: unknown) => {

@@ -3,12 +3,10 @@
  * providers ("alpha" and "beta", one client each), and the demo app. `npm run demo` (main.ts)
  * and the tests both start it through {@link startDemo}.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-
 import type Koa from 'koa';
 
 import { startDevProvider, type DevProvider } from '../dev-provider/index.js';
+import { listenEarly } from '../shared/serve.js';
 import { createDemoApp, type DemoApp } from './app.js';
 
 export interface StartDemoOptions {
@@ -35,46 +33,13 @@ export const DEMO_PROVIDERS = [
   { name: 'beta', label: 'Beta' },
 ] as const;
 
-function listen(server: Server, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') {
-        reject(
-          new Error(
-            `Port ${port} on 127.0.0.1 is already in use (another demo still running?). ` +
-              `Stop that process, or pick another port: PORT=${port + 1} npm run demo`,
-            { cause: err },
-          ),
-        );
-      } else reject(err);
-    };
-    server.once('error', onError);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-}
-
 export async function startDemo(opts: StartDemoOptions = {}): Promise<Demo> {
   // The server listens first: the providers' redirect URIs need its port. Until the app is built
-  // it answers 503; after that the app's callback is composed once, on the first request.
-  let handler: ((req: IncomingMessage, res: ServerResponse) => unknown) | undefined;
-  const server = createServer((req, res) => {
-    if (handler) return void handler(req, res);
-    res.statusCode = 503;
-    res.setHeader('Retry-After', '1');
-    res.end('The demo is starting, reload in a moment.\n');
-  });
-  await listen(server, opts.port ?? 3000);
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // it answers 503.
+  const server = await listenEarly({ port: opts.port ?? 3000, name: 'demo', command: 'npm run demo' });
+  const { url } = server;
 
   const providers: Record<string, DevProvider> = {};
-  const stopServer = () =>
-    new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
   const stopProviders = () => Promise.all(Object.values(providers).map((p) => p.close()));
   let demo: DemoApp;
 
@@ -105,18 +70,18 @@ export async function startDemo(opts: StartDemoOptions = {}): Promise<Demo> {
     });
   } catch (err) {
     await stopProviders();
-    await stopServer();
+    await server.close();
     throw err;
   }
   const { app } = demo;
-  handler = app.callback();
+  server.serve(app);
 
   return {
     url,
     app,
     providers,
     async close() {
-      await stopServer();
+      await server.close();
       await stopProviders();
       await demo.close();
     },

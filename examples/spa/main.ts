@@ -4,21 +4,12 @@
  *
  *   PORT=3001   the app's port on 127.0.0.1 (default 3001)
  */
+import { closeOnSignals, portFromEnv } from '../shared/serve.js';
 import { startSpaExample } from './start.js';
 
-function portFromEnv(): number {
-  const raw = process.env.PORT;
-  if (raw === undefined || raw === '') return 3001;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`PORT must be a port number (0-65535), got ${JSON.stringify(raw)}`);
-  }
-  return port;
-}
-
 async function main(): Promise<void> {
-  const example = await startSpaExample({ port: portFromEnv(), interactive: true });
-
+  const example = await startSpaExample({ port: portFromEnv(3001), interactive: true });
+  closeOnSignals(() => example.close());
   console.log(`
   koa-session-openid: single-page app + bearer API
 
@@ -28,29 +19,6 @@ async function main(): Promise<void> {
   API:      ${example.url}/api/me, ${example.url}/api/admin (JWT access tokens for ${example.resource})
   Stop with Ctrl+C.
 `);
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      console.log(`\n${signal} again: exiting now.`);
-      process.exit(1);
-    }
-    stopping = true;
-    console.log(`\n${signal}: shutting down...`);
-    setTimeout(() => {
-      console.error('Shutdown took over 5 s; exiting.');
-      process.exit(1);
-    }, 5000).unref();
-    example.close().then(
-      () => console.log('Stopped.'),
-      (err: unknown) => {
-        console.error('Shutdown failed:', err);
-        process.exitCode = 1;
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
 
 main().catch((err: unknown) => {

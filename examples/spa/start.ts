@@ -4,12 +4,10 @@
  * the Koa app. `npm run example:spa` (main.ts) and the tests both start it through
  * {@link startSpaExample}.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-
 import type Koa from 'koa';
 
 import { startDevProvider, type DevProvider } from '../dev-provider/index.js';
+import { listenEarly } from '../shared/serve.js';
 import { ADMIN_SCOPE, READ_SCOPE, createSpaApp } from './app.js';
 
 export interface StartSpaOptions {
@@ -35,39 +33,11 @@ export interface SpaExample {
 
 export const SPA_CLIENT_ID = 'spa';
 
-function listen(server: Server, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') {
-        reject(
-          new Error(
-            `Port ${port} on 127.0.0.1 is already in use (another example still running?). ` +
-              `Stop that process, or pick another port: PORT=${port + 1} npm run example:spa`,
-            { cause: err },
-          ),
-        );
-      } else reject(err);
-    };
-    server.once('error', onError);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-}
-
 export async function startSpaExample(opts: StartSpaOptions = {}): Promise<SpaExample> {
   // The server listens first: the redirect URI and the API's resource indicator need its port.
   // Until the app is built it answers 503.
-  let handler: ((req: IncomingMessage, res: ServerResponse) => unknown) | undefined;
-  const server = createServer((req, res) => {
-    if (handler) return void handler(req, res);
-    res.statusCode = 503;
-    res.setHeader('Retry-After', '1');
-    res.end('The example is starting, reload in a moment.\n');
-  });
-  await listen(server, opts.port ?? 3001);
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await listenEarly({ port: opts.port ?? 3001, name: 'example', command: 'npm run example:spa' });
+  const { url } = server;
   const redirectUri = `${url}/`;
   const resource = `${url}/api`;
   const pageOrigin = new URL(url).origin;
@@ -106,12 +76,12 @@ export async function startSpaExample(opts: StartSpaOptions = {}): Promise<SpaEx
       },
     });
   } catch (err) {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
     throw err;
   }
 
   const app = createSpaApp({ issuer: provider.issuer, clientId: SPA_CLIENT_ID, resource });
-  handler = app.callback();
+  server.serve(app);
 
   return {
     url,
@@ -121,10 +91,7 @@ export async function startSpaExample(opts: StartSpaOptions = {}): Promise<SpaEx
     app,
     provider,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await server.close();
       await provider.close();
     },
   };

@@ -3,11 +3,11 @@
  * Browser, then in headless Chromium against the interactive providers' real login pages.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 
 import { startDemo, type Demo } from '../../examples/demo/start.js';
+import { launchChromium } from '../support/chromium.js';
 import { Browser } from '../support/http-client.js';
 
 const HTML = { accept: 'text/html' };
@@ -144,21 +144,13 @@ describe('demo, with the test Browser (non-interactive providers)', () => {
   });
 });
 
-// Never skipped: `npm test` refuses to start without Chromium, and says what to install.
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
 describe('demo, in headless Chromium (interactive providers)', () => {
   let demo: Demo;
   let browser: import('playwright-core').Browser;
 
   before(async () => {
-    assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: apt-get install -y chromium, or set CHROMIUM_PATH`);
-    const { chromium } = await import('playwright-core');
+    browser = await launchChromium();
     demo = await startDemo({ port: 0, interactive: true });
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
   });
   after(async () => {
     await browser?.close();

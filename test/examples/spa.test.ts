@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 
 import { startSpaExample, type SpaExample } from '../../examples/spa/start.js';
+import { launchChromium } from '../support/chromium.js';
 import { Browser } from '../support/http-client.js';
 
 interface TokenResponse {
@@ -176,21 +176,13 @@ describe('spa example: the API, with tokens obtained programmatically (non-inter
   });
 });
 
-// Never skipped: `npm test` refuses to start without Chromium, and says what to install.
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
 describe('spa example, in headless Chromium (interactive provider)', () => {
   let spa: SpaExample;
   let browser: import('playwright-core').Browser;
 
   before(async () => {
-    assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath}: apt-get install -y chromium, or set CHROMIUM_PATH`);
-    const { chromium } = await import('playwright-core');
+    browser = await launchChromium();
     spa = await startSpaExample({ port: 0, interactive: true });
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
   });
   after(async () => {
     await browser?.close();

@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
 import Koa from 'koa';
 import { OpenID, redisSession, type OpenIDOptions } from '../../src/index.js';
 import { startHostileProvider, type Alg, type HostileProvider } from './hostile-provider.js';
@@ -62,4 +63,52 @@ export async function startHostileApp(
       await op.close();
     },
   };
+}
+
+/** What the app answered at the end of one login attempt. */
+export interface LoginAttempt {
+  status: number;
+  /** Where the callback redirected to (the login succeeded), else `undefined`. */
+  redirectedTo?: string;
+  text: string;
+  /** The answer parsed as JSON, else `undefined`. */
+  body: Record<string, unknown> | undefined;
+  browser: Browser;
+  /** Milliseconds since `started`. */
+  ms: number;
+}
+
+/** Reads `response` into a {@link LoginAttempt}; `started` is a `performance.now()` reading. */
+export async function readAttempt(response: Response, browser: Browser, started: number, redirectedTo?: string): Promise<LoginAttempt> {
+  const text = await response.text();
+  let body: Record<string, unknown> | undefined;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = undefined;
+  }
+  return { status: response.status, redirectedTo, text, body, browser, ms: performance.now() - started };
+}
+
+/** login route → hostile authorize → callback; stops before requesting `returnTo` (`/done`). */
+export async function attemptLogin(fx: HostileApp, browser = new Browser()): Promise<LoginAttempt> {
+  const started = performance.now();
+  const { response, stoppedAt } = await browser.follow(`${fx.base}/openid/hostile/login?returnTo=/done`, {
+    stopAt: (u) => u.origin === fx.base && u.pathname === '/done',
+  });
+  return readAttempt(response, browser, started, stoppedAt?.pathname);
+}
+
+/** A `setup` for {@link startHostileApp}: `GET /me` answers `{ login }`, the provider's login in the session or `null`. */
+export function showLoginAtMe(app: Koa, openid: OpenID): void {
+  const router = new Router();
+  router.get('/me', (ctx) => {
+    ctx.body = { login: openid.session(ctx) ?? null };
+  });
+  app.use(router.routes());
+}
+
+/** The login that `GET /me` (see {@link showLoginAtMe}) shows to `browser`. */
+export async function sessionLogin(fx: HostileApp, browser: Browser): Promise<{ claims: { sub: string } } | null> {
+  return ((await (await browser.get(`${fx.base}/me`)).json()) as { login: { claims: { sub: string } } | null }).login;
 }
