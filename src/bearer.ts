@@ -8,7 +8,7 @@ import { SCOPE_TOKEN, type ResolvedOptions } from './options.js';
 import { missingScopes, tokenScopes } from './scopes.js';
 import type { OpenIDState } from './state.js';
 import { TokenCache } from './token-cache.js';
-import { accessTokenCheck, JWT_SHAPE, verifyJwt } from './verify-jwt.js';
+import { accessTokenCheck, JWT_SHAPE, verifyJwt, type JwtCheck } from './verify-jwt.js';
 import { parseOptions } from './parse-options.js';
 import { z } from 'zod';
 
@@ -53,10 +53,14 @@ type ResolvedBearerOptions = z.output<typeof BearerOptionsSchema>;
 interface Verified {
   claims: JWTPayload;
   scopes: string[];
+  /** Whether to keep the result in the cache. */
+  cache: boolean;
 }
 
 /** How long a refused introspected token is remembered, so a repeated junk token does not reach the provider each time. */
 const REFUSAL_MEMORY_MS = 10_000;
+/** How many token hashes are remembered for the cache's admission rule. */
+const SEEN_MAX = 10_000;
 /** An ID token is no access token, whatever its `aud`: these claims only ID tokens carry. */
 const ID_TOKEN_CLAIMS = ['nonce', 'at_hash', 'c_hash'] as const;
 
@@ -88,9 +92,11 @@ export interface BearerHost {
 export class BearerVerifier {
   readonly #host: BearerHost;
   readonly #o: ResolvedBearerOptions;
-  readonly #cache: TokenCache<Verified>;
+  readonly #cache: TokenCache<OpenIDState>;
+  readonly #seen = new Set<string>();
+  #jwtCheck: JwtCheck | undefined;
   readonly #refused: TokenCache<OpenIDError>;
-  readonly #inflight = new Map<string, Promise<Verified>>();
+  readonly #inflight = new Map<string, Promise<OpenIDState>>();
 
   constructor(host: BearerHost, options: BearerOptions = {}) {
     this.#o = parseOptions(BearerOptionsSchema, options, 'bearer()');
@@ -110,34 +116,53 @@ export class BearerVerifier {
   /** The token's claims and scopes, or an `OpenIDError` (`invalid_token`, `insufficient_scope`, ...). */
   async verify(token: string, ctx: Context): Promise<OpenIDState> {
     const key = TokenCache.key(token);
-    const verified = this.#cache.get(key) ?? (await this.#verifyShared(key, token));
-    const required = this.#o.scopes ?? [];
-    if (required.length && missingScopes(required, verified.scopes).length) {
-      throw new OpenIDError('insufficient_scope', 'the token lacks a required scope');
-    }
-    if (this.#o.check && (await this.#o.check(verified.claims, ctx)) === false) {
+    const state = this.#cache.get(key) ?? (await this.#verifyShared(key, token));
+    this.#checkScopes(state);
+    if (this.#o.check && (await this.#o.check(state.claims, ctx)) === false) {
       throw new OpenIDError('invalid_token', 'the token was refused by a check of this route');
     }
-    return {
-      provider: this.#host.name,
-      claims: verified.claims,
-      scopes: verified.scopes,
-      ...(typeof verified.claims.exp === 'number' ? { expiresAt: verified.claims.exp } : {}),
-      token: 'bearer',
-    };
+    return state;
+  }
+
+  /**
+   * The cached answer for `token`, synchronously, when there is one and no `check` must run: the
+   * hot path of a client repeating its token. Throws `insufficient_scope` like `verify`.
+   */
+  cached(token: string): OpenIDState | undefined {
+    if (this.#o.check) return undefined;
+    const state = this.#cache.get(TokenCache.key(token));
+    if (state) this.#checkScopes(state);
+    return state;
+  }
+
+  #checkScopes(state: OpenIDState): void {
+    const required = this.#o.scopes;
+    if (required?.length && missingScopes(required, state.scopes).length) {
+      throw new OpenIDError('insufficient_scope', 'the token lacks a required scope');
+    }
   }
 
   /** Concurrent requests with the same new token share one verification (one introspection call). */
-  #verifyShared(key: string, token: string): Promise<Verified> {
+  #verifyShared(key: string, token: string): Promise<OpenIDState> {
     const refused = this.#refused.get(key);
     if (refused) return Promise.reject(refused);
     let pending = this.#inflight.get(key);
     if (!pending) {
-      pending = this.#verifyUncached(token).then(
+      pending = this.#verifyUncached(key, token).then(
         (verified) => {
-          const exp = typeof verified.claims.exp === 'number' ? verified.claims.exp * 1000 : Infinity;
-          this.#cache.set(key, verified, Math.min(exp, Date.now() + this.#o.cacheMaxAge * 1000));
-          return verified;
+          const state: OpenIDState = {
+            provider: this.#host.name,
+            claims: verified.claims,
+            scopes: verified.scopes,
+            ...(typeof verified.claims.exp === 'number' ? { expiresAt: verified.claims.exp } : {}),
+            token: 'bearer',
+          };
+          if (verified.cache) {
+            const exp = typeof verified.claims.exp === 'number' ? verified.claims.exp * 1000 : Infinity;
+            // Shared by every later request with this token: nobody may change it.
+            this.#cache.set(key, deepFreeze(state), Math.min(exp, Date.now() + this.#o.cacheMaxAge * 1000));
+          }
+          return state;
         },
         (err: unknown) => {
           // A token the provider called inactive is remembered briefly; outages are not.
@@ -150,7 +175,7 @@ export class BearerVerifier {
     return pending;
   }
 
-  async #verifyUncached(token: string): Promise<Verified> {
+  async #verifyUncached(key: string, token: string): Promise<Verified> {
     const provider = await this.#host.provider();
     const o = this.#o;
     const isJwt = JWT_SHAPE.test(token);
@@ -160,16 +185,20 @@ export class BearerVerifier {
         audience: o.audience ?? this.#host.options.clientId,
         clockTolerance: o.clockTolerance ?? this.#host.options.clockTolerance,
       });
-    } else if (!isJwt) {
-      throw new OpenIDError('invalid_token', 'the token is not a JWT');
-    } else {
-      claims = await verifyJwt(token, provider.keys, accessTokenCheck(provider, this.#host.options, o));
-      if (isIdToken(claims)) {
-        throw new OpenIDError('invalid_token', 'an ID token is not an access token');
-      }
+      return { claims, scopes: tokenScopes(claims), cache: true };
     }
-    // Shared by every later request with this token: nobody may change it.
-    return deepFreeze({ claims, scopes: tokenScopes(claims) });
+    if (!isJwt) throw new OpenIDError('invalid_token', 'the token is not a JWT');
+    this.#jwtCheck ??= accessTokenCheck(provider, this.#host.options, o);
+    claims = await verifyJwt(token, provider.keys, this.#jwtCheck);
+    if (isIdToken(claims)) throw new OpenIDError('invalid_token', 'an ID token is not an access token');
+    // A JWT is cached the second time it is seen: a stream of one-off tokens (each verified once)
+    // then costs no memory, while a client repeating its token hits the cache from its third call.
+    const cache = this.#seen.has(key);
+    if (!cache) {
+      if (this.#seen.size >= SEEN_MAX) this.#seen.clear();
+      this.#seen.add(key);
+    }
+    return { claims, scopes: tokenScopes(claims), cache };
   }
 }
 
@@ -209,9 +238,31 @@ export async function authenticateBearer(ctx: Context, verifier: BearerVerifier,
 /** Middleware: a valid bearer token of this provider is required. */
 export function bearer(host: BearerHost, options: BearerOptions = {}): Middleware {
   const verifier = new BearerVerifier(host, options);
-  return async function openidBearer(ctx: Context, next: Next) {
-    const outcome = await authenticateBearer(ctx, verifier, host.name);
-    if (outcome === 'ok') return next();
-    if (outcome === 'none') rejectBearer(ctx, host.name, undefined);
+  const refuse = (ctx: Context, err: unknown) => {
+    if (!isOpenIDError(err)) throw err;
+    rejectBearer(ctx, host.name, err, verifier.scopes);
+  };
+  return function openidBearer(ctx: Context, next: Next) {
+    let token: string | undefined;
+    let hit: OpenIDState | undefined;
+    try {
+      token = readBearer(ctx);
+      // A cached token is answered without any await: the hot path of a client repeating its token.
+      hit = token === undefined ? undefined : verifier.cached(token);
+    } catch (err) {
+      return refuse(ctx, err);
+    }
+    if (token === undefined) return rejectBearer(ctx, host.name, undefined);
+    if (hit) {
+      exposeBearer(ctx, hit);
+      return next();
+    }
+    return verifier.verify(token, ctx).then(
+      (state) => {
+        exposeBearer(ctx, state);
+        return next();
+      },
+      (err: unknown) => refuse(ctx, err),
+    );
   };
 }

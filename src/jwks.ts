@@ -68,6 +68,8 @@ export class RemoteKeySet {
   #inflight: Promise<void> | undefined;
   readonly #imported = new WeakMap<JWK, Map<string, Promise<VerifyKey>>>();
   readonly #unknown = new Map<string, number>();
+  /** Imported keys by kid + alg for the current key set: the per-token lookup without filtering. */
+  #resolved = new Map<string, VerifyKey[]>();
   /** How many fetches were started (for diagnostics and tests). */
   fetches = 0;
 
@@ -90,9 +92,11 @@ export class RemoteKeySet {
     if (Date.now() - this.#fetchedAt > this.#opts.maxAgeMs) {
       this.#refresh(this.#opts.cooldownMs).catch(() => {});
     }
+    const id = `${header.kid ?? ''}\u0000${header.alg}`;
+    const known = this.#resolved.get(id);
+    if (known) return known;
     let found = this.#keys.filter((k) => usableFor(k, header));
     if (found.length === 0) {
-      const id = `${header.kid ?? ''}\u0000${header.alg}`;
       // Already looked up in the current key set, which is younger than the cooldown: fail at once.
       if (this.#unknown.get(id) === this.#fetchedAt && Date.now() - this.#fetchedAt < this.#opts.cooldownMs) return [];
       await this.#refresh(this.#opts.cooldownMs);
@@ -104,8 +108,11 @@ export class RemoteKeySet {
       }
     }
     // A key that cannot be imported (a malformed JWK) is skipped, never an error of ours.
+    const keys = this.#keys;
     const imported = await Promise.allSettled(found.map((jwk) => this.#import(jwk, header.alg!)));
-    return imported.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const usable = imported.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (usable.length && keys === this.#keys) this.#resolved.set(id, usable);
+    return usable;
   }
 
   #import(jwk: JWK, alg: string): Promise<VerifyKey> {
@@ -149,6 +156,7 @@ export class RemoteKeySet {
       const body = JSON.parse(text) as { keys?: unknown };
       if (!Array.isArray(body?.keys)) throw new Error('JWKS has no "keys" array');
       // Symmetric ("oct") keys never belong in a provider's public key set: ignore them.
+      this.#resolved = new Map();
       this.#keys = body.keys.filter(
         (k): k is JWK => typeof k === 'object' && k !== null && ['RSA', 'EC', 'OKP'].includes((k as JWK).kty as string),
       );

@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+/** `crypto.hash` (Node >= 20.12) is a one-shot SHA-256, about twice as fast as createHash. */
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: string) => string }).hash;
 
 /**
  * A bounded cache of verified tokens, keyed by the SHA-256 of the whole token (the token itself is
  * never kept as a key). Entries expire at the time given on `set` (never later than the token's own
- * `exp`); when full, the oldest entry is dropped.
+ * `exp`); when full, the oldest tenth is dropped.
  */
 export class TokenCache<T> {
   readonly #entries = new Map<string, { value: T; expiresAt: number }>();
@@ -14,7 +18,7 @@ export class TokenCache<T> {
   }
 
   static key(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    return oneShot ? oneShot('sha256', token, 'base64url') : createHash('sha256').update(token).digest('base64url');
   }
 
   get(key: string, now = Date.now()): T | undefined {
@@ -31,7 +35,12 @@ export class TokenCache<T> {
   set(key: string, value: T, expiresAt: number): void {
     if (this.#max <= 0 || expiresAt <= Date.now()) return;
     if (this.#entries.size >= this.#max && !this.#entries.has(key)) {
-      this.#entries.delete(this.#entries.keys().next().value!);
+      // Drop the oldest tenth at once: one pass instead of a scan from the head on every insert.
+      let drop = Math.max(1, Math.floor(this.#max / 10));
+      for (const k of this.#entries.keys()) {
+        this.#entries.delete(k);
+        if (--drop === 0) break;
+      }
     }
     this.#entries.set(key, { value, expiresAt });
   }

@@ -1,4 +1,4 @@
-import { decodeProtectedHeader, errors, jwtVerify, type JWSHeaderParameters, type JWTPayload } from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify, type JWSHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import { OpenIDError, type OpenIDErrorCode } from './errors.js';
 import type { RemoteKeySet } from './jwks.js';
 
@@ -52,6 +52,9 @@ export function accessTokenCheck(
   };
 }
 
+/** jose's options for a check, built once per check object. */
+const joseOptions = new WeakMap<JwtCheck, JWTVerifyOptions>();
+
 /** Turns a jose failure into a message that names the failed check and nothing of the token. */
 function describe(err: unknown): string {
   if (err instanceof errors.JWTExpired) return 'the token has expired';
@@ -79,21 +82,20 @@ export async function verifyJwt(token: unknown, keys: RemoteKeySet, check: JwtCh
   } catch (err) {
     throw fail('the token header is malformed', err);
   }
-  const algorithms = check.algorithms.filter((a) => a !== 'none');
-  if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) {
+  const algorithms = check.algorithms;
+  if (typeof header.alg !== 'string' || header.alg === 'none' || !algorithms.includes(header.alg)) {
     throw fail('the signing algorithm is not allowed');
   }
   // An HMAC token is only ever checked with the client secret: a public key is never an HMAC key.
   const candidates = /^HS/.test(header.alg) ? (check.hmacSecret ? [check.hmacSecret] : []) : await keys.candidates(header);
   if (candidates.length === 0) throw fail('no key of the provider matches the token ("kid" unknown)');
 
-  const options = {
-    issuer: check.issuer,
-    audience: check.audience,
-    algorithms,
-    clockTolerance: check.clockTolerance,
-    requiredClaims: ['exp', ...(check.requiredClaims ?? [])],
-  };
+  let found = joseOptions.get(check);
+  if (!found) {
+    found = { issuer: check.issuer, audience: check.audience, algorithms: [...algorithms], clockTolerance: check.clockTolerance, requiredClaims: ['exp', ...(check.requiredClaims ?? [])] };
+    joseOptions.set(check, found);
+  }
+  const options = found;
   let lastError: unknown;
   // Several candidates only happen for a token without "kid" and a JWKS with several keys of that type.
   for (const key of candidates) {

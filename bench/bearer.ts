@@ -1,0 +1,264 @@
+/**
+ * `npm run bench`: requests/s of the bearer middleware against a hand-written jose route and a bare
+ * Koa route, measured side by side in one run, and the issue's two ratios:
+ *
+ *   B / A >= 0.9   provider.bearer() with a unique token per request vs. jose.jwtVerify by hand
+ *   D / C >= 0.8   provider.bearer() with one repeated token (verified-token cache) vs. bare Koa
+ *
+ * Each server is its own child process pinned to core 1 (`taskset`); autocannon runs here, pinned
+ * to core 0. Scenarios run one after another in a rotated order for several rounds; the median
+ * per scenario is printed. Not part of `npm test`.
+ *
+ *   --rounds 3 --duration 8 --warmup 2   (seconds)
+ *   --cpu-prof B,D                        also write V8 CPU profiles of these scenarios' servers
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import type { Scenario } from './servers.js';
+import { generateKeys, signTokens, type BenchKeys } from './tokens.js';
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '2' },
+    'cpu-prof': { type: 'string' },
+  },
+});
+const ROUNDS = Number(args.rounds);
+const DURATION = Number(args.duration);
+const WARMUP = Number(args.warmup);
+const CONNECTIONS = 100;
+/** Pool size over A's calibrated need (a warmer A runs faster than in the short calibration). */
+const MARGIN = 1.4;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SERVER_FILE = fileURLToPath(new URL('./servers.ts', import.meta.url));
+
+const LABEL: Record<Scenario, string> = {
+  A: 'A  hand-written jose.jwtVerify, unique tokens',
+  B: 'B  provider.bearer(), unique tokens (cache miss)',
+  C: 'C  bare Koa hello',
+  D: 'D  provider.bearer(), one token (cache hit)',
+};
+
+const TASKSET = spawnSync('taskset', ['--version']).status === 0;
+
+interface Server {
+  port: number;
+  child: ChildProcess;
+}
+
+async function startServer(scenario: Scenario, keys: BenchKeys, profileDir?: string): Promise<Server> {
+  const node = [process.execPath, '--import', 'tsx', ...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), SERVER_FILE, scenario];
+  const cmd = TASKSET ? ['taskset', '-c', '1', ...node] : node;
+  const child = spawn(cmd[0]!, cmd.slice(1), {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, BENCH_JWK: JSON.stringify(keys.publicJwk) },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (msg: { port: number }) => resolve(msg.port));
+    child.once('exit', (code) => reject(new Error(`server ${scenario} exited (${code}) before listening`)));
+  });
+  return { port, child };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  const exited = once(server.child, 'exit');
+  server.child.send('stop');
+  await exited;
+}
+
+/** One request outside the measurement: the server must answer 200 with the token's `sub`. */
+async function probe(scenario: Scenario, port: number, token: string): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { authorization: `Bearer ${token}` } });
+  const body = await res.text();
+  const ok = res.status === 200 && (scenario === 'C' ? body === 'Hello World' : JSON.parse(body).sub === 'user-0');
+  if (!ok) throw new Error(`server ${scenario} answered ${res.status} ${body}`);
+}
+
+/** Hands out each pool token once; `exhausted` tells when the pool ran out (the run is then invalid). */
+class TokenFeed {
+  next = 0;
+  constructor(readonly pool: string[]) {}
+  take(): string {
+    if (this.next >= this.pool.length) this.exhausted = true;
+    return this.pool[this.next++ % this.pool.length]!;
+  }
+  exhausted = false;
+}
+
+interface Run {
+  rps: number;
+  p99: number;
+  /** The load generator's CPU, % of one core: near 100 means the generator, not the server, was the limit. */
+  genCpu: number;
+  /** CPU time other processes took on the server's core during the run, % of the run (noise). */
+  foreign?: number;
+  invalid?: string;
+}
+
+/** Busy clock ticks of one core (/proc/stat) and CPU ticks of one process (/proc/PID/stat), Linux only. */
+function coreBusy(core: number): number | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${core} `));
+    const f = line!.trim().split(/\s+/).slice(1).map(Number);
+    return f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!;
+  } catch {
+    return undefined;
+  }
+}
+function processTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+async function load(port: number, seconds: number, token: string | TokenFeed, serverPid?: number): Promise<Run> {
+  const request: autocannon.Request =
+    typeof token === 'string'
+      ? { method: 'GET', path: '/', headers: { authorization: `Bearer ${token}` } }
+      : {
+          method: 'GET',
+          path: '/',
+          setupRequest: (req) => ({ ...req, headers: { ...req.headers, authorization: `Bearer ${token.take()}` } }),
+        };
+  const cpu = process.cpuUsage();
+  const core0 = TASKSET ? coreBusy(1) : undefined;
+  const server0 = serverPid ? processTicks(serverPid) : undefined;
+  const started = performance.now();
+  const result = await autocannon({ url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, pipelining: 1, duration: seconds, requests: [request] });
+  const used = process.cpuUsage(cpu);
+  const elapsedMs = performance.now() - started;
+  const genCpu = ((used.user + used.system) / 1000 / elapsedMs) * 100;
+  const core1 = TASKSET ? coreBusy(1) : undefined;
+  const server1 = serverPid ? processTicks(serverPid) : undefined;
+  // USER_HZ is 100 on Linux: one tick is 10 ms.
+  const foreign =
+    core0 !== undefined && core1 !== undefined && server0 !== undefined && server1 !== undefined
+      ? Math.max(0, ((core1 - core0 - (server1 - server0)) * 10 * 100) / elapsedMs)
+      : undefined;
+  const bad = result.errors + result.timeouts + result.non2xx;
+  const invalid = bad ? `${bad} errors/timeouts/non-2xx` : typeof token !== 'string' && token.exhausted ? 'token pool exhausted' : undefined;
+  return { rps: result.requests.average, p99: result.latency.p99, genCpu, ...(foreign !== undefined ? { foreign } : {}), ...(invalid ? { invalid } : {}) };
+}
+
+async function measure(scenario: Scenario, keys: BenchKeys, pool: string[], probeToken: string, profileDir?: string): Promise<Run> {
+  const server = await startServer(scenario, keys, profileDir);
+  try {
+    await probe(scenario, server.port, probeToken);
+    // A fresh process per run: B's cache starts empty, and each token of the pool reaches it once.
+    const token = scenario === 'A' || scenario === 'B' ? new TokenFeed(pool) : probeToken;
+    await load(server.port, WARMUP, token);
+    return await load(server.port, DURATION, token, server.child.pid);
+  } finally {
+    await stopServer(server);
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const cpu = cpus();
+  const argv = process.argv.slice(2).join(' ');
+  console.log(`machine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores, Node ${process.version}`);
+  console.log(`command: ${process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'tsx bench/bearer.ts'}${argv ? ` -- ${argv}` : ''}  (tsx bench/bearer.ts)`);
+  console.log(
+    TASKSET
+      ? 'pinning: servers on core 1 (taskset -c 1), autocannon on core 0'
+      : 'pinning: taskset (util-linux) not found: NOT pinned, numbers are noisier',
+  );
+  console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on this machine makes the numbers noisy)`);
+  console.log(`load: autocannon, ${CONNECTIONS} connections, pipelining 1, ${WARMUP} s warm-up + ${DURATION} s measured, ${ROUNDS} rounds (rotated order), fresh server process per run`);
+
+  const keys = generateKeys();
+  // Token 0 is the probe and the one repeated token of C and D; the pool starts at 1.
+  const [probeToken] = await signTokens(keys, 0, 1);
+  let signing = performance.now();
+  const pool = await signTokens(keys, 1, 20_000);
+  signing = performance.now() - signing;
+
+  // Calibrate: A's rate tells how many unique tokens one run consumes (B is never faster than A).
+  const calib = await startServer('A', keys);
+  await probe('A', calib.port, probeToken!);
+  const calibFeed = new TokenFeed(pool);
+  await load(calib.port, 1, calibFeed);
+  const rateA = (await load(calib.port, 2, calibFeed)).rps;
+  await stopServer(calib);
+  const needed = Math.ceil(rateA * (WARMUP + DURATION) * MARGIN) + 2 * CONNECTIONS;
+  if (needed > pool.length) {
+    const more = performance.now();
+    pool.push(...(await signTokens(keys, 1 + pool.length, needed - pool.length)));
+    signing += performance.now() - more;
+  }
+  console.log(
+    `tokens: RS256 (RSA 2048, kid, iss/aud/sub/exp/iat/jti/scope, ${probeToken!.length} chars), ${fmt(pool.length)} distinct, ` +
+      `signed in ${(signing / 1000).toFixed(1)} s on ${cpu.length} worker threads before measuring ` +
+      `(A calibrated at ${fmt(rateA)} req/s × ${WARMUP + DURATION} s × ${MARGIN}). RS256 kept because it is what providers sign with and ` +
+      'its verify cost is the one to measure (Ed25519 would sign faster but verifies several times slower than RS256 on Node).',
+  );
+  console.log('C and D send the same Authorization header (token 0) on every request; A and B never repeat a token within a server process.');
+
+  // Measuring from here: this process (autocannon) on core 0 only.
+  if (TASKSET) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  const profiled = (args['cpu-prof'] ?? '').split(',');
+  const profileDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'bench-cpu-prof-')) : undefined;
+
+  const order: Scenario[] = ['A', 'B', 'C', 'D'];
+  const runs: Record<Scenario, Run[]> = { A: [], B: [], C: [], D: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    const line: string[] = [];
+    for (let i = 0; i < order.length; i++) {
+      const scenario = order[(i + round) % order.length]!;
+      const run = await measure(scenario, keys, pool, probeToken!, profiled.includes(scenario) ? profileDir : undefined);
+      runs[scenario].push(run);
+      line.push(`${scenario} ${fmt(run.rps)}${run.invalid ? ` (INVALID: ${run.invalid})` : ''}`);
+    }
+    console.log(`round ${round + 1}: ${line.join(', ')}`);
+  }
+
+  const med = (s: Scenario) => median(runs[s].map((r) => r.rps));
+  console.log(`\n${'scenario'.padEnd(52)}${'req/s (median)'.padStart(15)}${'p99 ms'.padStart(8)}${'gen CPU'.padStart(9)}${'noise'.padStart(7)}   per round`);
+  for (const s of order) {
+    const r = runs[s];
+    console.log(
+      `${LABEL[s].padEnd(52)}${fmt(med(s)).padStart(15)}${String(median(r.map((x) => x.p99))).padStart(8)}` +
+        `${`${Math.round(median(r.map((x) => x.genCpu)))}%`.padStart(9)}` +
+        `${(r[0]?.foreign === undefined ? '-' : `${Math.round(Math.max(...r.map((x) => x.foreign!)))}%`).padStart(7)}   ${r.map((x) => fmt(x.rps)).join(' / ')}`,
+    );
+  }
+  console.log(
+    'gen CPU: autocannon on core 0, % of one core (near 100%: the load generator, not the server, is the limit). ' +
+      'noise: highest share of core 1 taken by other processes during a run (above ~5%: rerun on a quieter machine).',
+  );
+  const ratio = (num: Scenario, den: Scenario, target: number) => {
+    const value = med(num) / med(den);
+    const perRound = runs[num].map((r, i) => r.rps / runs[den][i]!.rps);
+    return `${num}/${den} = ${value.toFixed(3)}  (target >= ${target}: ${value >= target ? 'PASS' : 'FAIL'}; per round ${perRound.map((x) => x.toFixed(2)).join(' / ')})`;
+  };
+  console.log(`\nunique token vs hand-written jose:  ${ratio('B', 'A', 0.9)}`);
+  console.log(`cached token vs bare Koa:           ${ratio('D', 'C', 0.8)}`);
+  if (profileDir) console.log(`\nCPU profiles of ${args['cpu-prof']} (one .cpuprofile per server process, open in Chrome DevTools): ${profileDir}`);
+  const invalid = order.flatMap((s) => runs[s].filter((r) => r.invalid).map((r) => `${s}: ${r.invalid}`));
+  if (invalid.length) console.log(`\nINVALID runs: ${invalid.join('; ')}`);
+  console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  process.exitCode = invalid.length ? 1 : 0;
+}
+
+await main();
