@@ -96,7 +96,7 @@ export class BearerVerifier {
   readonly #seen = new Set<string>();
   #jwtCheck: JwtCheck | undefined;
   readonly #refused: TokenCache<OpenIDError>;
-  readonly #inflight = new Map<string, Promise<OpenIDState>>();
+  readonly #inflight = new Map<string, { promise: Promise<OpenIDState>; shared: boolean }>();
 
   constructor(host: BearerHost, options: BearerOptions = {}) {
     this.#o = parseOptions(BearerOptionsSchema, options, 'bearer()');
@@ -146,33 +146,37 @@ export class BearerVerifier {
   #verifyShared(key: string, token: string): Promise<OpenIDState> {
     const refused = this.#refused.get(key);
     if (refused) return Promise.reject(refused);
-    let pending = this.#inflight.get(key);
-    if (!pending) {
-      pending = this.#verifyUncached(key, token).then(
-        (verified) => {
-          const state: OpenIDState = {
-            provider: this.#host.name,
-            claims: verified.claims,
-            scopes: verified.scopes,
-            ...(typeof verified.claims.exp === 'number' ? { expiresAt: verified.claims.exp } : {}),
-            token: 'bearer',
-          };
-          if (verified.cache) {
-            const exp = typeof verified.claims.exp === 'number' ? verified.claims.exp * 1000 : Infinity;
-            // Shared by every later request with this token: nobody may change it.
-            this.#cache.set(key, deepFreeze(state), Math.min(exp, Date.now() + this.#o.cacheMaxAge * 1000));
-          }
-          return state;
-        },
-        (err: unknown) => {
-          // A token the provider called inactive is remembered briefly; outages are not.
-          if (err instanceof OpenIDError && err.code === 'invalid_token') this.#refused.set(key, err, Date.now() + REFUSAL_MEMORY_MS);
-          throw err;
-        },
-      ).finally(() => this.#inflight.delete(key));
-      this.#inflight.set(key, pending);
+    const joined = this.#inflight.get(key);
+    if (joined) {
+      joined.shared = true;
+      return joined.promise;
     }
-    return pending;
+    const entry: { promise: Promise<OpenIDState>; shared: boolean } = { promise: undefined!, shared: false };
+    entry.promise = this.#verifyUncached(key, token).then(
+      (verified) => {
+        const state: OpenIDState = {
+          provider: this.#host.name,
+          claims: verified.claims,
+          scopes: verified.scopes,
+          ...(typeof verified.claims.exp === 'number' ? { expiresAt: verified.claims.exp } : {}),
+          token: 'bearer',
+        };
+        // Shared by other requests (cached, or joined while in flight): nobody may change it.
+        if (verified.cache || entry.shared) deepFreeze(state);
+        if (verified.cache) {
+          const exp = typeof verified.claims.exp === 'number' ? verified.claims.exp * 1000 : Infinity;
+          this.#cache.set(key, state, Math.min(exp, Date.now() + this.#o.cacheMaxAge * 1000));
+        }
+        return state;
+      },
+      (err: unknown) => {
+        // A token the provider called inactive is remembered briefly; outages are not.
+        if (err instanceof OpenIDError && err.code === 'invalid_token') this.#refused.set(key, err, Date.now() + REFUSAL_MEMORY_MS);
+        throw err;
+      },
+    ).finally(() => this.#inflight.delete(key));
+    this.#inflight.set(key, entry);
+    return entry.promise;
   }
 
   async #verifyUncached(key: string, token: string): Promise<Verified> {

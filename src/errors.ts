@@ -5,7 +5,7 @@
  * Programmer mistakes found at setup (a missing option, colliding routes) are `TypeError`s instead.
  */
 export type OpenIDErrorCode =
-  /** A callback or request parameter is missing, repeated, oversized or malformed. (400) */
+  /** A callback or request parameter is missing, repeated, oversized or malformed (400); a malformed bearer `Authorization` header (401). */
   | 'invalid_request'
   /** The callback's `state` is missing, unknown, expired, already used, or belongs to another provider. (400) */
   | 'invalid_state'
