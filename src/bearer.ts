@@ -59,8 +59,14 @@ interface Verified {
 
 /** How long a refused introspected token is remembered, so a repeated junk token does not reach the provider each time. */
 const REFUSAL_MEMORY_MS = 10_000;
-/** How many token hashes are remembered for the cache's admission rule. */
-const SEEN_MAX = 10_000;
+/**
+ * The cache's admission rule remembers tokens seen once in a bitmap indexed by 18 bits of their
+ * hash: no string is retained per one-off token. A false "seen" merely caches a token early.
+ */
+const SEEN_BITS = 18;
+const SEEN_RESET = 100_000;
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const sixBits = (c: string) => B64URL.indexOf(c);
 /** An ID token is no access token, whatever its `aud`: these claims only ID tokens carry. */
 const ID_TOKEN_CLAIMS = ['nonce', 'at_hash', 'c_hash'] as const;
 
@@ -93,7 +99,8 @@ export class BearerVerifier {
   readonly #host: BearerHost;
   readonly #o: ResolvedBearerOptions;
   readonly #cache: TokenCache<OpenIDState>;
-  readonly #seen = new Set<string>();
+  readonly #seen = new Uint8Array(1 << SEEN_BITS);
+  #seenCount = 0;
   #jwtCheck: JwtCheck | undefined;
   readonly #refused: TokenCache<OpenIDError>;
   readonly #inflight = new Map<string, { promise: Promise<OpenIDState>; shared: boolean }>();
@@ -197,10 +204,14 @@ export class BearerVerifier {
     if (isIdToken(claims)) throw new OpenIDError('invalid_token', 'an ID token is not an access token');
     // A JWT is cached the second time it is seen: a stream of one-off tokens (each verified once)
     // then costs no memory, while a client repeating its token hits the cache from its third call.
-    const cache = this.#seen.has(key);
+    const slot = (sixBits(key[0]!) << 12) | (sixBits(key[1]!) << 6) | sixBits(key[2]!);
+    const cache = this.#seen[slot] === 1;
     if (!cache) {
-      if (this.#seen.size >= SEEN_MAX) this.#seen.clear();
-      this.#seen.add(key);
+      if (++this.#seenCount > SEEN_RESET) {
+        this.#seen.fill(0);
+        this.#seenCount = 0;
+      }
+      this.#seen[slot] = 1;
     }
     return { claims, scopes: tokenScopes(claims), cache };
   }
