@@ -4,7 +4,7 @@ import { OpenIDError } from './errors.js';
 import type { Provider } from './discovery.js';
 import { RESERVED_PARAMS, SCOPE_TOKEN, type ResolvedOptions } from './options.js';
 import { safeReturnTo } from './return-to.js';
-import { sessionOf } from './session-access.js';
+import type { SessionData } from './session-access.js';
 import { addTransaction, shortenNewSession } from './transactions.js';
 
 /** Options of `provider.login(ctx, options)`. */
@@ -57,9 +57,8 @@ export function redirectUri(ctx: Context, opts: ResolvedOptions): string {
  * Starts an authorization code login: a fresh `state`, `nonce` and PKCE S256 verifier, kept in the
  * server-side session as a single-use transaction, and a redirect to the provider.
  */
-export async function startLogin(ctx: Context, opts: ResolvedOptions, provider: Provider, login: LoginOptions): Promise<void> {
+export async function startLogin(ctx: Context, session: SessionData, opts: ResolvedOptions, provider: Provider, login: LoginOptions): Promise<void> {
   checkLoginOptions(login);
-  const session = sessionOf(ctx);
   const state = client.randomState();
   const nonce = client.randomNonce();
   const verifier = client.randomPKCECodeVerifier();

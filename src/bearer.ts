@@ -121,8 +121,7 @@ export class BearerVerifier {
   }
 
   /** The token's claims and scopes, or an `OpenIDError` (`invalid_token`, `insufficient_scope`, ...). */
-  async verify(token: string, ctx: Context): Promise<OpenIDState> {
-    const key = TokenCache.key(token);
+  async verify(token: string, ctx: Context, key = TokenCache.key(token)): Promise<OpenIDState> {
     const state = this.#cache.get(key) ?? (await this.#verifyShared(key, token));
     this.#checkScopes(state);
     if (this.#o.check && (await this.#o.check(state.claims, ctx)) === false) {
@@ -132,12 +131,12 @@ export class BearerVerifier {
   }
 
   /**
-   * The cached answer for `token`, synchronously, when there is one and no `check` must run: the
+   * The cached answer for the token with this hash (`TokenCache.key`), synchronously, when there is one and no `check` must run: the
    * hot path of a client repeating its token. Throws `insufficient_scope` like `verify`.
    */
-  cached(token: string): OpenIDState | undefined {
+  cached(key: string): OpenIDState | undefined {
     if (this.#o.check) return undefined;
-    const state = this.#cache.get(TokenCache.key(token));
+    const state = this.#cache.get(key);
     if (state) this.#checkScopes(state);
     return state;
   }
@@ -259,11 +258,12 @@ export function bearer(host: BearerHost, options: BearerOptions = {}): Middlewar
   };
   return function openidBearer(ctx: Context, next: Next) {
     let token: string | undefined;
+    let key = '';
     let hit: OpenIDState | undefined;
     try {
       token = readBearer(ctx);
       // A cached token is answered without any await: the hot path of a client repeating its token.
-      hit = token === undefined ? undefined : verifier.cached(token);
+      if (token !== undefined) hit = verifier.cached((key = TokenCache.key(token)));
     } catch (err) {
       return refuse(ctx, err);
     }
@@ -272,7 +272,7 @@ export function bearer(host: BearerHost, options: BearerOptions = {}): Middlewar
       exposeBearer(ctx, hit);
       return next();
     }
-    return verifier.verify(token, ctx).then(
+    return verifier.verify(token, ctx, key).then(
       (state) => {
         exposeBearer(ctx, state);
         return next();

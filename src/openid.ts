@@ -19,14 +19,8 @@ import { maybeSession, sessionOf } from './session-access.js';
 import { fetchUserInfo, type UserInfoOptions } from './userinfo.js';
 import { accessTokenCheck, verifyJwt, type AccessTokenCheckOptions } from './verify-jwt.js';
 
-export interface VerifyTokenOptions extends AccessTokenCheckOptions {
-  /** Expected `aud`. Default: the `clientId`. */
-  audience?: string | string[];
-  /** Allowed JWS algorithms. Default: the provider's advertised asymmetric ones (never `none`); `HS*` only when listed, then checked with the `clientSecret`. */
-  algorithms?: string[];
-  /** Seconds. Default: the provider's `clockTolerance` option. */
-  clockTolerance?: number;
-}
+/** Options of `verifyToken`: `audience`, `algorithms`, `clockTolerance`. */
+export type VerifyTokenOptions = AccessTokenCheckOptions;
 
 type Target = Koa | Router;
 
@@ -123,8 +117,9 @@ export class OpenID {
    * once the new one has validated.
    */
   async login(ctx: Context, options: LoginOptions = {}): Promise<void> {
-    sessionOf(ctx);
-    await startLogin(ctx, this.options, await this.#connection.get(), options);
+    // The session first: a missing session middleware is reported even while the provider is down.
+    const session = sessionOf(ctx);
+    await startLogin(ctx, session, this.options, await this.#connection.get(), options);
   }
 
   /** The login route's URL with an optional `returnTo` (same-origin paths only), for templates. */

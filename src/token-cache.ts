@@ -1,8 +1,4 @@
-import { createHash } from 'node:crypto';
-import * as crypto from 'node:crypto';
-
-/** `crypto.hash` (Node >= 20.12) is a one-shot SHA-256, about twice as fast as createHash. */
-const oneShot = (crypto as { hash?: (alg: string, data: string, enc: string) => string }).hash;
+import { hash } from 'node:crypto';
 
 /**
  * A bounded cache of verified tokens, keyed by the SHA-256 of the whole token (the token itself is
@@ -18,7 +14,8 @@ export class TokenCache<T> {
   }
 
   static key(token: string): string {
-    return oneShot ? oneShot('sha256', token, 'base64url') : createHash('sha256').update(token).digest('base64url');
+    // One-shot hash (Node >= 20.12): about twice as fast as createHash for a token.
+    return hash('sha256', token, 'base64url');
   }
 
   get(key: string, now = Date.now()): T | undefined {

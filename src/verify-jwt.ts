@@ -24,8 +24,11 @@ export const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 /** Overrides a caller may give for an access-token check (`verifyToken`, `bearer()`). */
 export interface AccessTokenCheckOptions {
+  /** Expected `aud`. Default: the `clientId`. */
   audience?: string | string[];
+  /** Allowed JWS algorithms. Default: the provider's advertised asymmetric ones (never `none`); `HS*` only when listed, then checked with the `clientSecret`. */
   algorithms?: string[];
+  /** Seconds. Default: the provider's `clockTolerance` option. */
   clockTolerance?: number;
 }
 
