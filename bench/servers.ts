@@ -31,7 +31,7 @@ async function handWritten(app: Koa, jwk: JWK): Promise<void> {
     }
     try {
       const { payload } = await jwtVerify(match[1]!, key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['RS256'] });
-      ctx.body = { sub: payload.sub };
+      ctx.body = `Hello ${payload.sub}`;
     } catch {
       ctx.status = 401;
     }
@@ -75,7 +75,7 @@ async function library(app: Koa, jwk: JWK): Promise<void> {
   await provider.ready();
   app.use(provider.bearer({ audience: AUDIENCE }));
   app.use((ctx) => {
-    ctx.body = { sub: ctx.state.user!.sub };
+    ctx.body = `Hello ${ctx.state.user!.sub}`;
   });
 }
 

@@ -8,7 +8,7 @@ import { SCOPE_TOKEN, type ResolvedOptions } from './options.js';
 import { missingScopes, tokenScopes } from './scopes.js';
 import type { OpenIDState } from './state.js';
 import { TokenCache } from './token-cache.js';
-import { accessTokenCheck, JWT_SHAPE, verifyJwt, type JwtCheck } from './verify-jwt.js';
+import { accessTokenCheck, JWT_SHAPE, verifyJwt, verifyJwtNow, type JwtCheck } from './verify-jwt.js';
 import { parseOptions } from './parse-options.js';
 import { z } from 'zod';
 
@@ -101,7 +101,8 @@ export class BearerVerifier {
   readonly #cache: TokenCache<OpenIDState>;
   readonly #seen = new Uint8Array(1 << SEEN_BITS);
   #seenCount = 0;
-  #jwtCheck: JwtCheck | undefined;
+  /** The provider once discovery has succeeded (it never changes afterwards), with its JWT check. */
+  #ready: { provider: Provider; jwtCheck: JwtCheck } | undefined;
   readonly #refused: TokenCache<OpenIDError>;
   readonly #inflight = new Map<string, { promise: Promise<OpenIDState>; shared: boolean }>();
 
@@ -120,32 +121,37 @@ export class BearerVerifier {
     return this.#o.scopes ?? [];
   }
 
-  /** The token's claims and scopes, or an `OpenIDError` (`invalid_token`, `insufficient_scope`, ...). */
-  async verify(token: string, ctx: Context, key = TokenCache.key(token)): Promise<OpenIDState> {
-    const state = this.#cache.get(key) ?? (await this.#verifyShared(key, token));
-    this.#checkScopes(state);
-    if (this.#o.check && (await this.#o.check(state.claims, ctx)) === false) {
-      throw new OpenIDError('invalid_token', 'the token was refused by a check of this route');
-    }
-    return state;
-  }
-
   /**
-   * The cached answer for the token with this hash (`TokenCache.key`), synchronously, when there is one and no `check` must run: the
-   * hot path of a client repeating its token. Throws `insufficient_scope` like `verify`.
+   * The token's claims and scopes, or an `OpenIDError` (`invalid_token`, `insufficient_scope`, ...).
+   * Answers synchronously when it can (a cached token, or a JWT whose key is known and no `check`
+   * option), else with a promise: callers handle both a throw and a rejection.
    */
-  cached(key: string): OpenIDState | undefined {
-    if (this.#o.check) return undefined;
-    const state = this.#cache.get(key);
-    if (state) this.#checkScopes(state);
-    return state;
+  check(token: string, ctx: Context): OpenIDState | Promise<OpenIDState> {
+    const key = TokenCache.key(token);
+    const state = this.#cache.get(key) ?? this.#verifyNow(key, token);
+    return state ? this.#admit(state, ctx) : this.#verifyShared(key, token).then((s) => this.#admit(s, ctx));
   }
 
-  #checkScopes(state: OpenIDState): void {
+  /** The route's own rules over a verified token: the required scopes, then the `check` option. */
+  #admit(state: OpenIDState, ctx: Context): OpenIDState | Promise<OpenIDState> {
     const required = this.#o.scopes;
     if (required?.length && missingScopes(required, state.scopes).length) {
       throw new OpenIDError('insufficient_scope', 'the token lacks a required scope');
     }
+    const check = this.#o.check;
+    if (!check) return state;
+    return Promise.resolve(check(state.claims, ctx)).then((ok) => {
+      if (ok === false) throw new OpenIDError('invalid_token', 'the token was refused by a check of this route');
+      return state;
+    });
+  }
+
+  /** A JWT verified at once when nothing has to be fetched (provider discovered, key known), else `undefined`. */
+  #verifyNow(key: string, token: string): OpenIDState | undefined {
+    const ready = this.#ready;
+    if (!ready || this.#o.introspection === true || !JWT_SHAPE.test(token)) return undefined;
+    const claims = verifyJwtNow(token, ready.provider.keys, ready.jwtCheck);
+    return claims && this.#remember(key, this.#acceptJwt(key, claims), false);
   }
 
   /** Concurrent requests with the same new token share one verification (one introspection call). */
@@ -159,22 +165,7 @@ export class BearerVerifier {
     }
     const entry: { promise: Promise<OpenIDState>; shared: boolean } = { promise: undefined!, shared: false };
     entry.promise = this.#verifyUncached(key, token).then(
-      (verified) => {
-        const state: OpenIDState = {
-          provider: this.#host.name,
-          claims: verified.claims,
-          scopes: verified.scopes,
-          ...(typeof verified.claims.exp === 'number' ? { expiresAt: verified.claims.exp } : {}),
-          token: 'bearer',
-        };
-        // Shared by other requests (cached, or joined while in flight): nobody may change it.
-        if (verified.cache || entry.shared) deepFreeze(state);
-        if (verified.cache) {
-          const exp = typeof verified.claims.exp === 'number' ? verified.claims.exp * 1000 : Infinity;
-          this.#cache.set(key, state, Math.min(exp, Date.now() + this.#o.cacheMaxAge * 1000));
-        }
-        return state;
-      },
+      (verified) => this.#remember(key, verified, entry.shared),
       (err: unknown) => {
         // A token the provider called inactive is remembered briefly; outages are not.
         if (err instanceof OpenIDError && err.code === 'invalid_token') this.#refused.set(key, err, Date.now() + REFUSAL_MEMORY_MS);
@@ -185,21 +176,43 @@ export class BearerVerifier {
     return entry.promise;
   }
 
+  /** The state of a verified token; frozen and cached when it is kept or `shared` with other requests. */
+  #remember(key: string, verified: Verified, shared: boolean): OpenIDState {
+    const { claims, scopes } = verified;
+    const state: OpenIDState = {
+      provider: this.#host.name,
+      claims,
+      scopes,
+      ...(typeof claims.exp === 'number' ? { expiresAt: claims.exp } : {}),
+      token: 'bearer',
+    };
+    // Shared by other requests (cached, or joined while in flight): nobody may change it.
+    if (verified.cache || shared) deepFreeze(state);
+    if (verified.cache) {
+      const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : Infinity;
+      this.#cache.set(key, state, Math.min(exp, Date.now() + this.#o.cacheMaxAge * 1000));
+    }
+    return state;
+  }
+
   async #verifyUncached(key: string, token: string): Promise<Verified> {
     const provider = await this.#host.provider();
     const o = this.#o;
     const isJwt = JWT_SHAPE.test(token);
-    let claims: JWTPayload;
     if (o.introspection === true || (!isJwt && o.introspection === 'auto')) {
-      claims = await introspect(provider, token, {
+      const claims = await introspect(provider, token, {
         audience: o.audience ?? this.#host.options.clientId,
         clockTolerance: o.clockTolerance ?? this.#host.options.clockTolerance,
       });
       return { claims, scopes: tokenScopes(claims), cache: true };
     }
     if (!isJwt) throw new OpenIDError('invalid_token', 'the token is not a JWT');
-    this.#jwtCheck ??= accessTokenCheck(provider, this.#host.options, o);
-    claims = await verifyJwt(token, provider.keys, this.#jwtCheck);
+    this.#ready ??= { provider, jwtCheck: accessTokenCheck(provider, this.#host.options, o) };
+    return this.#acceptJwt(key, await verifyJwt(token, provider.keys, this.#ready.jwtCheck));
+  }
+
+  /** The checks of a verified JWT that only an access token needs, and whether to cache it. */
+  #acceptJwt(key: string, claims: JWTPayload): Verified {
     if (isIdToken(claims)) throw new OpenIDError('invalid_token', 'an ID token is not an access token');
     // A JWT is cached the second time it is seen: a stream of one-off tokens (each verified once)
     // then costs no memory, while a client repeating its token hits the cache from its third call.
@@ -240,7 +253,7 @@ export async function authenticateBearer(ctx: Context, verifier: BearerVerifier,
   try {
     const token = readBearer(ctx);
     if (token === undefined) return 'none';
-    exposeBearer(ctx, await verifier.verify(token, ctx));
+    exposeBearer(ctx, await verifier.check(token, ctx));
     return 'ok';
   } catch (err) {
     if (!isOpenIDError(err)) throw err;
@@ -257,22 +270,20 @@ export function bearer(host: BearerHost, options: BearerOptions = {}): Middlewar
     rejectBearer(ctx, host.name, err, verifier.scopes);
   };
   return function openidBearer(ctx: Context, next: Next) {
-    let token: string | undefined;
-    let key = '';
-    let hit: OpenIDState | undefined;
+    let result: OpenIDState | Promise<OpenIDState> | undefined;
     try {
-      token = readBearer(ctx);
-      // A cached token is answered without any await: the hot path of a client repeating its token.
-      if (token !== undefined) hit = verifier.cached((key = TokenCache.key(token)));
+      const token = readBearer(ctx);
+      if (token !== undefined) result = verifier.check(token, ctx);
     } catch (err) {
       return refuse(ctx, err);
     }
-    if (token === undefined) return rejectBearer(ctx, host.name, undefined);
-    if (hit) {
-      exposeBearer(ctx, hit);
+    if (result === undefined) return rejectBearer(ctx, host.name, undefined);
+    // Answered without any await when the token is cached or its key known: the hot paths.
+    if (!(result instanceof Promise)) {
+      exposeBearer(ctx, result);
       return next();
     }
-    return verifier.verify(token, ctx, key).then(
+    return result.then(
       (state) => {
         exposeBearer(ctx, state);
         return next();

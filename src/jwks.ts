@@ -1,7 +1,8 @@
-import { importJWK, type JWK, type JWSHeaderParameters } from 'jose';
+import type { JWK, JWSHeaderParameters } from 'jose';
 import type { KeyObject } from 'node:crypto';
 import { debug } from './debug.js';
 import { OpenIDError } from './errors.js';
+import { importVerifyKey } from './jws-signature.js';
 
 export interface KeySetOptions {
   /** Per-fetch timeout (ms). */
@@ -13,8 +14,6 @@ export interface KeySetOptions {
   /** Allow an http:// JWKS URL. */
   allowInsecure: boolean;
 }
-
-type VerifyKey = KeyObject | CryptoKey | Uint8Array;
 
 const EC_CURVES: Record<string, string> = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521', ES256K: 'secp256k1' };
 const MAX_UNKNOWN_KIDS = 1000;
@@ -38,6 +37,9 @@ function usableFor(jwk: JWK, header: JWSHeaderParameters): boolean {
     matchesAlg(jwk, alg)
   );
 }
+
+/** The `#resolved` key of a header: its `kid` and `alg`. */
+const lookupId = (header: JWSHeaderParameters) => `${header.kid ?? ''}\u0000${header.alg}`;
 
 const unavailable = () => new OpenIDError('provider_unavailable', "the provider's signing keys could not be fetched");
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
@@ -66,10 +68,11 @@ export class RemoteKeySet {
   #keys: JWK[] | undefined;
   #fetchedAt = 0;
   #inflight: Promise<void> | undefined;
-  readonly #imported = new WeakMap<JWK, Map<string, Promise<VerifyKey>>>();
+  /** Imported keys per JWK and algorithm; `null` for a JWK that cannot be used for that algorithm. */
+  readonly #imported = new WeakMap<JWK, Map<string, KeyObject | null>>();
   readonly #unknown = new Map<string, number>();
   /** Imported keys by kid + alg for the current key set: the per-token lookup without filtering. */
-  #resolved = new Map<string, VerifyKey[]>();
+  #resolved = new Map<string, KeyObject[]>();
   /** How many fetches were started (for diagnostics and tests). */
   fetches = 0;
 
@@ -81,8 +84,17 @@ export class RemoteKeySet {
     this.#opts = opts;
   }
 
+  /**
+   * The keys already known for this header, synchronously, or `undefined` when
+   * {@link candidates} must be asked (first use, unknown `kid`, or a key set due for a refresh).
+   */
+  known(header: JWSHeaderParameters): KeyObject[] | undefined {
+    if (Date.now() - this.#fetchedAt > this.#opts.maxAgeMs) return undefined;
+    return this.#resolved.get(lookupId(header));
+  }
+
   /** The keys that may have signed a JWS with this header (usually one). */
-  async candidates(header: JWSHeaderParameters): Promise<VerifyKey[]> {
+  async candidates(header: JWSHeaderParameters): Promise<KeyObject[]> {
     if (!this.#keys) {
       // While the very first fetch keeps failing, the provider is asked at most once per cooldown.
       if (this.#fetchedAt && !this.#inflight && Date.now() - this.#fetchedAt < this.#opts.cooldownMs) throw unavailable();
@@ -92,7 +104,7 @@ export class RemoteKeySet {
     if (Date.now() - this.#fetchedAt > this.#opts.maxAgeMs) {
       this.#refresh(this.#opts.cooldownMs).catch(() => {});
     }
-    const id = `${header.kid ?? ''}\u0000${header.alg}`;
+    const id = lookupId(header);
     const known = this.#resolved.get(id);
     if (known) return known;
     let found = this.#keys.filter((k) => usableFor(k, header));
@@ -107,23 +119,23 @@ export class RemoteKeySet {
         return [];
       }
     }
-    // A key that cannot be imported (a malformed JWK) is skipped, never an error of ours.
-    const keys = this.#keys;
-    const imported = await Promise.allSettled(found.map((jwk) => this.#import(jwk, header.alg!)));
-    const usable = imported.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    if (usable.length && keys === this.#keys) this.#resolved.set(id, usable);
+    // A key that cannot be imported (a malformed JWK, a short RSA key) is skipped, never an error of ours.
+    const usable = found.flatMap((jwk) => this.#import(jwk, header.alg!) ?? []);
+    if (usable.length) this.#resolved.set(id, usable);
     return usable;
   }
 
-  #import(jwk: JWK, alg: string): Promise<VerifyKey> {
+  #import(jwk: JWK, alg: string): KeyObject | null {
     let byAlg = this.#imported.get(jwk);
     if (!byAlg) this.#imported.set(jwk, (byAlg = new Map()));
     let key = byAlg.get(alg);
-    if (!key) {
-      key = (importJWK(jwk, alg) as Promise<VerifyKey>).catch((err: unknown) => {
-        debug('JWKS key %s cannot be imported for %s: %s', jwk.kid ?? '(no kid)', alg, (err as Error).message);
-        throw err;
-      });
+    if (key === undefined) {
+      try {
+        key = importVerifyKey(jwk, alg);
+      } catch (err) {
+        debug('JWKS key %s cannot be used for %s: %s', jwk.kid ?? '(no kid)', alg, (err as Error).message);
+        key = null;
+      }
       byAlg.set(alg, key);
     }
     return key;

@@ -1,6 +1,8 @@
-import { decodeProtectedHeader, errors, jwtVerify, type JWSHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose';
+import type { JWSHeaderParameters, JWTPayload } from 'jose';
+import { claimsProblem, decodeJsonObject, type ClaimRules } from './claims.js';
 import { OpenIDError, type OpenIDErrorCode } from './errors.js';
 import type { RemoteKeySet } from './jwks.js';
+import { verifySignature, type VerifyKey } from './jws-signature.js';
 
 export interface JwtCheck {
   issuer: string;
@@ -9,7 +11,7 @@ export interface JwtCheck {
   algorithms: readonly string[];
   /** Seconds. */
   clockTolerance: number;
-  /** Claims that must be present besides `exp` (always required). */
+  /** Claims that must be present besides `iss`, `aud` and `exp` (always required). */
   requiredClaims?: string[];
   /** The error code to fail with (`invalid_token` or `invalid_id_token`). */
   errorCode: OpenIDErrorCode;
@@ -55,60 +57,119 @@ export function accessTokenCheck(
   };
 }
 
-/** jose's options for a check, built once per check object. */
-const joseOptions = new WeakMap<JwtCheck, JWTVerifyOptions>();
+/** The claim rules of a check, built once per check object. */
+const claimRules = new WeakMap<JwtCheck, ClaimRules>();
 
-/** Turns a jose failure into a message that names the failed check and nothing of the token. */
-function describe(err: unknown): string {
-  if (err instanceof errors.JWTExpired) return 'the token has expired';
-  if (err instanceof errors.JWTClaimValidationFailed) return `the "${err.claim}" claim check failed (${err.reason})`;
-  if (err instanceof errors.JWSSignatureVerificationFailed) return 'the signature is not valid';
-  if (err instanceof errors.JOSEAlgNotAllowed) return 'the signing algorithm is not allowed';
-  if (err instanceof errors.JOSENotSupported) return 'the token uses an unsupported algorithm or key';
-  return 'the token is malformed';
+function claimRulesOf(check: JwtCheck): ClaimRules {
+  let rules = claimRules.get(check);
+  if (!rules) {
+    rules = {
+      issuer: check.issuer,
+      audience: check.audience,
+      clockTolerance: check.clockTolerance,
+      required: [...new Set(['iss', 'aud', 'exp', ...(check.requiredClaims ?? [])])],
+    };
+    claimRules.set(check, rules);
+  }
+  return rules;
+}
+
+/**
+ * Decoded headers by their encoded form: a provider signs all its tokens with a handful of
+ * headers, so each is parsed once. Bounded (cleared when full); entries are frozen.
+ */
+const headers = new Map<string, Readonly<JWSHeaderParameters>>();
+const MAX_HEADERS = 64;
+
+function decodeHeader(encoded: string): Readonly<JWSHeaderParameters> {
+  let header = headers.get(encoded);
+  if (!header) {
+    header = Object.freeze(decodeJsonObject(encoded) as JWSHeaderParameters);
+    if (headers.size >= MAX_HEADERS) headers.clear();
+    headers.set(encoded, header);
+  }
+  return header;
+}
+
+/** A compact JWS whose shape, header, `alg` and `crit` passed; its signature and claims are next. */
+interface ParsedJws {
+  token: string;
+  header: Readonly<JWSHeaderParameters>;
+  alg: string;
+}
+
+function failure(check: JwtCheck, message: string, cause?: unknown): OpenIDError {
+  return new OpenIDError(check.errorCode, message, { cause });
+}
+
+function parseJws(token: unknown, check: JwtCheck): ParsedJws {
+  if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !JWS_COMPACT.test(token)) {
+    throw failure(check, 'the token is not a signed JWT');
+  }
+  let header: Readonly<JWSHeaderParameters>;
+  try {
+    header = decodeHeader(token.slice(0, token.indexOf('.')));
+  } catch (err) {
+    throw failure(check, 'the token header is malformed', err);
+  }
+  const alg = header.alg;
+  if (typeof alg !== 'string' || alg === 'none' || !check.algorithms.includes(alg)) {
+    throw failure(check, 'the signing algorithm is not allowed');
+  }
+  // RFC 7515 §4.1.11: extensions a recipient does not understand must be refused; we understand none
+  // (in particular not RFC 7797's unencoded payload, which JWTs may not use).
+  if (header.crit !== undefined) throw failure(check, 'the token header lists critical extensions');
+  return { token, header, alg };
+}
+
+/** The keys to try without fetching anything: the client secret for `HS*`, else the JWKS keys already known (or `undefined`). */
+function keysAtHand(jws: ParsedJws, keys: RemoteKeySet, check: JwtCheck): VerifyKey[] | undefined {
+  // An HMAC token is only ever checked with the client secret: a public key is never an HMAC key.
+  if (/^HS/.test(jws.alg)) return check.hmacSecret ? [check.hmacSecret] : [];
+  return keys.known(jws.header);
+}
+
+/** The signature with one of `candidates`, then the claims. */
+function verifyWith(jws: ParsedJws, candidates: VerifyKey[], check: JwtCheck): JWTPayload {
+  if (candidates.length === 0) throw failure(check, 'no key of the provider matches the token ("kid" unknown)');
+  const { token, alg } = jws;
+  const payloadStart = token.indexOf('.') + 1;
+  const signatureStart = token.lastIndexOf('.') + 1;
+  const input = Buffer.from(token.slice(0, signatureStart - 1), 'latin1');
+  const signature = Buffer.from(token.slice(signatureStart), 'base64url');
+  // Several candidates only happen for a token without "kid" and a JWKS with several keys of that type.
+  if (!candidates.some((key) => verifySignature(alg, key, input, signature))) throw failure(check, 'the signature is not valid');
+  let claims: Record<string, unknown>;
+  try {
+    claims = decodeJsonObject(token.slice(payloadStart, signatureStart - 1));
+  } catch (err) {
+    throw failure(check, 'the token payload is not a JSON object', err);
+  }
+  const problem = claimsProblem(claims, claimRulesOf(check));
+  if (problem) throw failure(check, problem);
+  return claims as JWTPayload;
 }
 
 /**
  * Verifies a compact JWS JWT: the signature with a key of the provider's JWKS, `alg` from the
- * allowed list only (never `none`, never chosen by the key), `iss`, `aud`, `exp` (required), `nbf`
- * and `iat` when present, within `clockTolerance`. Returns the payload or throws an
- * {@link OpenIDError} with `check.errorCode`.
+ * allowed list only (never `none`, never chosen by the key), no `crit` extensions, then `iss`,
+ * `aud`, `exp` (required), `nbf` and `iat` when present, within `clockTolerance`. Returns the
+ * payload or throws an {@link OpenIDError} with `check.errorCode`.
+ *
+ * The signature is checked with node:crypto (jws-signature.ts), synchronously, and the claims by
+ * claims.ts, with the rules of jose's `jwtVerify`.
  */
 export async function verifyJwt(token: unknown, keys: RemoteKeySet, check: JwtCheck): Promise<JWTPayload> {
-  const fail = (message: string, cause?: unknown) => new OpenIDError(check.errorCode, message, { cause });
-  if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !JWS_COMPACT.test(token)) {
-    throw fail('the token is not a signed JWT');
-  }
-  let header: JWSHeaderParameters;
-  try {
-    header = decodeProtectedHeader(token);
-  } catch (err) {
-    throw fail('the token header is malformed', err);
-  }
-  const algorithms = check.algorithms;
-  if (typeof header.alg !== 'string' || header.alg === 'none' || !algorithms.includes(header.alg)) {
-    throw fail('the signing algorithm is not allowed');
-  }
-  // An HMAC token is only ever checked with the client secret: a public key is never an HMAC key.
-  const candidates = /^HS/.test(header.alg) ? (check.hmacSecret ? [check.hmacSecret] : []) : await keys.candidates(header);
-  if (candidates.length === 0) throw fail('no key of the provider matches the token ("kid" unknown)');
+  const jws = parseJws(token, check);
+  return verifyWith(jws, keysAtHand(jws, keys, check) ?? (await keys.candidates(jws.header)), check);
+}
 
-  let found = joseOptions.get(check);
-  if (!found) {
-    found = { issuer: check.issuer, audience: check.audience, algorithms: [...algorithms], clockTolerance: check.clockTolerance, requiredClaims: ['exp', ...(check.requiredClaims ?? [])] };
-    joseOptions.set(check, found);
-  }
-  const options = found;
-  let lastError: unknown;
-  // Several candidates only happen for a token without "kid" and a JWKS with several keys of that type.
-  for (const key of candidates) {
-    try {
-      const { payload } = await jwtVerify(token, key, options);
-      return payload;
-    } catch (err) {
-      if (!(err instanceof errors.JWSSignatureVerificationFailed)) throw fail(describe(err), err);
-      lastError = err;
-    }
-  }
-  throw fail(describe(lastError), lastError);
+/**
+ * {@link verifyJwt} without waiting: the payload, or `undefined` when the token's key is not known
+ * yet (then `verifyJwt` fetches it). Throws like `verifyJwt` rejects.
+ */
+export function verifyJwtNow(token: string, keys: RemoteKeySet, check: JwtCheck): JWTPayload | undefined {
+  const jws = parseJws(token, check);
+  const candidates = keysAtHand(jws, keys, check);
+  return candidates && verifyWith(jws, candidates, check);
 }
