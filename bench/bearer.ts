@@ -6,10 +6,13 @@
  *   D / C >= 0.8   provider.bearer() with one repeated token (verified-token cache) vs. bare Koa
  *
  * Each server is its own child process pinned to core 1 (`taskset`); autocannon runs here, pinned
- * to core 0. Scenarios run one after another in a rotated order for several rounds; the median
- * per scenario is printed. Not part of `npm test`.
+ * to core 0. Each round measures the pairs (B, A) and (D, C), each pair's two runs back to back,
+ * the order alternating between rounds. A ratio is the median of its per-round (paired) ratios:
+ * this shared VM's speed was seen to drift by 20-30 % between runs a minute apart, while a pair's
+ * runs are seconds apart. The
+ * median req/s per scenario is printed too. Not part of `npm test`.
  *
- *   --rounds 3 --duration 8 --warmup 2   (seconds)
+ *   --rounds 5 --duration 6 --warmup 2   (seconds)
  *   --cpu-prof B,D                        also write V8 CPU profiles of these scenarios' servers
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -25,8 +28,8 @@ import { generateKeys, signTokens, type BenchKeys } from './tokens.js';
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '3' },
-    duration: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '5' },
+    duration: { type: 'string', default: '6' },
     warmup: { type: 'string', default: '2' },
     'cpu-prof': { type: 'string' },
   },
@@ -185,7 +188,7 @@ async function main(): Promise<void> {
       : 'pinning: taskset (util-linux) not found: NOT pinned, numbers are noisier',
   );
   console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on this machine makes the numbers noisy)`);
-  console.log(`load: autocannon, ${CONNECTIONS} connections, pipelining 1, ${WARMUP} s warm-up + ${DURATION} s measured, ${ROUNDS} rounds (rotated order), fresh server process per run`);
+  console.log(`load: autocannon, ${CONNECTIONS} connections, pipelining 1, ${WARMUP} s warm-up + ${DURATION} s measured, ${ROUNDS} rounds of the pairs (B, A) and (D, C), order alternating, fresh server process per run`);
 
   const keys = generateKeys();
   // Token 0 is the probe and the one repeated token of C and D; the pool starts at 1.
@@ -194,14 +197,17 @@ async function main(): Promise<void> {
   const pool = await signTokens(keys, 1, 20_000);
   signing = performance.now() - signing;
 
-  // Calibrate: A's rate tells how many unique tokens one run consumes (B is never faster than A).
-  const calib = await startServer('A', keys);
-  await probe('A', calib.port, probeToken!);
-  const calibFeed = new TokenFeed(pool);
-  await load(calib.port, 1, calibFeed);
-  const rateA = (await load(calib.port, 2, calibFeed)).rps;
-  await stopServer(calib);
-  const needed = Math.ceil(rateA * (WARMUP + DURATION) * MARGIN) + 2 * CONNECTIONS;
+  // Calibrate: the faster of A and B tells how many unique tokens one run consumes.
+  let rateMax = 0;
+  for (const scenario of ['A', 'B'] as const) {
+    const calib = await startServer(scenario, keys);
+    await probe(scenario, calib.port, probeToken!);
+    const calibFeed = new TokenFeed(pool);
+    await load(calib.port, 1, calibFeed);
+    rateMax = Math.max(rateMax, (await load(calib.port, 2, calibFeed)).rps);
+    await stopServer(calib);
+  }
+  const needed = Math.ceil(rateMax * (WARMUP + DURATION) * MARGIN) + 2 * CONNECTIONS;
   if (needed > pool.length) {
     const more = performance.now();
     pool.push(...(await signTokens(keys, 1 + pool.length, needed - pool.length)));
@@ -210,7 +216,7 @@ async function main(): Promise<void> {
   console.log(
     `tokens: RS256 (RSA 2048, kid, iss/aud/sub/exp/iat/jti/scope, ${probeToken!.length} chars), ${fmt(pool.length)} distinct, ` +
       `signed in ${(signing / 1000).toFixed(1)} s on ${cpu.length} worker threads before measuring ` +
-      `(A calibrated at ${fmt(rateA)} req/s × ${WARMUP + DURATION} s × ${MARGIN}). RS256 kept because it is what providers sign with and ` +
+      `(the faster of A and B calibrated at ${fmt(rateMax)} req/s × ${WARMUP + DURATION} s × ${MARGIN}). RS256 kept because it is what providers sign with and ` +
       'its verify cost is the one to measure (Ed25519 would sign faster but verifies several times slower than RS256 on Node).',
   );
   console.log('C and D send the same Authorization header (token 0) on every request; A and B never repeat a token within a server process.');
@@ -220,15 +226,23 @@ async function main(): Promise<void> {
   const profiled = (args['cpu-prof'] ?? '').split(',');
   const profileDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'bench-cpu-prof-')) : undefined;
 
+  // Each ratio compares two runs made back to back (a pair), so that slow drifts of this machine's
+  // speed hit both sides; the order inside a pair and of the pairs alternates from round to round.
   const order: Scenario[] = ['A', 'B', 'C', 'D'];
+  const pairs: [Scenario, Scenario][] = [
+    ['B', 'A'],
+    ['D', 'C'],
+  ];
   const runs: Record<Scenario, Run[]> = { A: [], B: [], C: [], D: [] };
   for (let round = 0; round < ROUNDS; round++) {
     const line: string[] = [];
-    for (let i = 0; i < order.length; i++) {
-      const scenario = order[(i + round) % order.length]!;
-      const run = await measure(scenario, keys, pool, probeToken!, profiled.includes(scenario) ? profileDir : undefined);
-      runs[scenario].push(run);
-      line.push(`${scenario} ${fmt(run.rps)}${run.invalid ? ` (INVALID: ${run.invalid})` : ''}`);
+    const roundPairs = round % 2 ? [...pairs].reverse() : pairs;
+    for (const pair of roundPairs) {
+      for (const scenario of round % 2 ? [...pair].reverse() : pair) {
+        const run = await measure(scenario, keys, pool, probeToken!, profiled.includes(scenario) ? profileDir : undefined);
+        runs[scenario].push(run);
+        line.push(`${scenario} ${fmt(run.rps)}${run.invalid ? ` (INVALID: ${run.invalid})` : ''}`);
+      }
     }
     console.log(`round ${round + 1}: ${line.join(', ')}`);
   }
@@ -248,9 +262,12 @@ async function main(): Promise<void> {
       'noise: highest share of core 1 taken by other processes during a run (above ~5%: rerun on a quieter machine).',
   );
   const ratio = (num: Scenario, den: Scenario, target: number) => {
-    const value = med(num) / med(den);
-    const perRound = runs[num].map((r, i) => r.rps / runs[den][i]!.rps);
-    return `${num}/${den} = ${value.toFixed(3)}  (target >= ${target}: ${value >= target ? 'PASS' : 'FAIL'}; per round ${perRound.map((x) => x.toFixed(2)).join(' / ')})`;
+    const paired = runs[num].map((r, i) => r.rps / runs[den][i]!.rps);
+    const value = median(paired);
+    return (
+      `${num}/${den} = ${value.toFixed(3)}  (target >= ${target}: ${value >= target ? 'PASS' : 'FAIL'}; median of the per-round ratios ` +
+      `${paired.map((x) => x.toFixed(2)).join(' / ')}; ratio of the medians ${(med(num) / med(den)).toFixed(3)})`
+    );
   };
   console.log(`\nunique token vs hand-written jose:  ${ratio('B', 'A', 0.9)}`);
   console.log(`cached token vs bare Koa:           ${ratio('D', 'C', 0.8)}`);

@@ -7,6 +7,9 @@
  *   B  provider.bearer() of this library (unique tokens: cache misses)
  *   C  bare Koa hello route
  *   D  provider.bearer() of this library (one repeated token: cache hits)
+ *
+ * All four answer a short text: "Hello World" (C), "Hello <sub of the token>" (A, B, D), so the
+ * ratios compare the cost of the token check and not of the body.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

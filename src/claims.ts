@@ -48,6 +48,8 @@ export function claimsProblem(claims: Record<string, unknown>, rules: ClaimRules
  * has checked the alphabet.
  */
 export function decodeJsonObject(segment: string): Record<string, unknown> {
+  // A lone last character encodes no byte: not base64url (jose refuses it too).
+  if (segment.length % 4 === 1) throw new TypeError('not base64url');
   const value: unknown = JSON.parse(strictUtf8.decode(Buffer.from(segment, 'base64url')));
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError('not a JSON object');
   return value as Record<string, unknown>;

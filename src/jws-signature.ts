@@ -21,23 +21,25 @@ interface Algorithm {
   coordinateBytes?: number;
 }
 
-const ALGORITHMS: Record<string, Algorithm> = {
-  RS256: { hash: 'sha256', kind: 'rsa' },
-  RS384: { hash: 'sha384', kind: 'rsa' },
-  RS512: { hash: 'sha512', kind: 'rsa' },
-  PS256: { hash: 'sha256', kind: 'rsa-pss' },
-  PS384: { hash: 'sha384', kind: 'rsa-pss' },
-  PS512: { hash: 'sha512', kind: 'rsa-pss' },
-  ES256: { hash: 'sha256', kind: 'ec', curve: 'prime256v1', coordinateBytes: 32 },
-  ES384: { hash: 'sha384', kind: 'ec', curve: 'secp384r1', coordinateBytes: 48 },
-  ES512: { hash: 'sha512', kind: 'ec', curve: 'secp521r1', coordinateBytes: 66 },
-  ES256K: { hash: 'sha256', kind: 'ec', curve: 'secp256k1', coordinateBytes: 32 },
-  EdDSA: { hash: null, kind: 'okp' },
-  Ed25519: { hash: null, kind: 'okp' },
-  HS256: { hash: 'sha256', kind: 'hmac' },
-  HS384: { hash: 'sha384', kind: 'hmac' },
-  HS512: { hash: 'sha512', kind: 'hmac' },
-};
+const ALGORITHMS = new Map<string, Algorithm>(
+  Object.entries({
+    RS256: { hash: 'sha256', kind: 'rsa' },
+    RS384: { hash: 'sha384', kind: 'rsa' },
+    RS512: { hash: 'sha512', kind: 'rsa' },
+    PS256: { hash: 'sha256', kind: 'rsa-pss' },
+    PS384: { hash: 'sha384', kind: 'rsa-pss' },
+    PS512: { hash: 'sha512', kind: 'rsa-pss' },
+    ES256: { hash: 'sha256', kind: 'ec', curve: 'prime256v1', coordinateBytes: 32 },
+    ES384: { hash: 'sha384', kind: 'ec', curve: 'secp384r1', coordinateBytes: 48 },
+    ES512: { hash: 'sha512', kind: 'ec', curve: 'secp521r1', coordinateBytes: 66 },
+    ES256K: { hash: 'sha256', kind: 'ec', curve: 'secp256k1', coordinateBytes: 32 },
+    EdDSA: { hash: null, kind: 'okp' },
+    Ed25519: { hash: null, kind: 'okp' },
+    HS256: { hash: 'sha256', kind: 'hmac' },
+    HS384: { hash: 'sha384', kind: 'hmac' },
+    HS512: { hash: 'sha512', kind: 'hmac' },
+  } satisfies Record<string, Algorithm>),
+);
 
 /** RFC 7518 §3.3 and §3.5: RSA keys of fewer bits are refused (as jose does). */
 export const MIN_RSA_BITS = 2048;
@@ -67,7 +69,7 @@ function fits(spec: Algorithm, alg: string, key: KeyObject): boolean {
  * (wrong type or curve, an RSA modulus under 2048 bits).
  */
 export function importVerifyKey(jwk: JWK, alg: string): KeyObject {
-  const spec = ALGORITHMS[alg];
+  const spec = ALGORITHMS.get(alg);
   if (!spec || spec.kind === 'hmac') throw new TypeError(`"${alg}" is not an asymmetric JWS algorithm`);
   // Only the public members: a JWK that also holds "d" must not turn into a private key here.
   const { kty, n, e, crv, x, y } = jwk;
@@ -83,7 +85,7 @@ export function importVerifyKey(jwk: JWK, alg: string): KeyObject {
  * algorithm, any other key, or a malformed signature is `false`.
  */
 export function verifySignature(alg: string, key: VerifyKey, input: Buffer, signature: Buffer): boolean {
-  const spec = ALGORITHMS[alg];
+  const spec = ALGORITHMS.get(alg);
   if (!spec) return false;
   try {
     if (spec.kind === 'hmac') {

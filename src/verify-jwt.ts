@@ -136,7 +136,11 @@ function verifyWith(jws: ParsedJws, candidates: VerifyKey[], check: JwtCheck): J
   const payloadStart = token.indexOf('.') + 1;
   const signatureStart = token.lastIndexOf('.') + 1;
   const input = Buffer.from(token.slice(0, signatureStart - 1), 'latin1');
-  const signature = Buffer.from(token.slice(signatureStart), 'base64url');
+  const encodedSignature = token.slice(signatureStart);
+  const signature = Buffer.from(encodedSignature, 'base64url');
+  // One spelling per signature: base64url decoding ignores a lone last character and the unused
+  // bits of the last one, which would give a token several spellings (and cache entries).
+  if (signature.toString('base64url') !== encodedSignature) throw failure(check, 'the signature is not valid base64url');
   // Several candidates only happen for a token without "kid" and a JWKS with several keys of that type.
   if (!candidates.some((key) => verifySignature(alg, key, input, signature))) throw failure(check, 'the signature is not valid');
   let claims: Record<string, unknown>;
