@@ -6,13 +6,13 @@
  *   D / C >= 0.8   provider.bearer() with one repeated token (verified-token cache) vs. bare Koa
  *
  * Each server is its own child process pinned to core 1 (`taskset`); autocannon runs here, pinned
- * to core 0. Each round measures the pairs (B, A) and (D, C), each pair's two runs back to back,
- * the order alternating between rounds. A ratio is the median of its per-round (paired) ratios:
- * this shared VM's speed was seen to drift by 20-30 % between runs a minute apart, while a pair's
- * runs are seconds apart. The
- * median req/s per scenario is printed too. Not part of `npm test`.
+ * to core 0. A ratio compares two servers started side by side and loaded in turns: short slices,
+ * numerator and denominator alternating (N D D N N D ...), so that the drifts of this shared VM's
+ * speed (20-30 % within a minute, seen here) hit both sides alike. The ratio is the median of the
+ * per-slice-pair ratios; the median req/s per scenario and the server's CPU time per request are
+ * printed too. Not part of `npm test`.
  *
- *   --rounds 5 --duration 6 --warmup 2   (seconds)
+ *   --slices 8 --duration 2 --warmup 2   (slices per scenario; seconds)
  *   --cpu-prof B,D                        also write V8 CPU profiles of these scenarios' servers
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -28,13 +28,13 @@ import { generateKeys, signTokens, type BenchKeys } from './tokens.js';
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '5' },
-    duration: { type: 'string', default: '6' },
+    slices: { type: 'string', default: '8' },
+    duration: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '2' },
     'cpu-prof': { type: 'string' },
   },
 });
-const ROUNDS = Number(args.rounds);
+const SLICES = Number(args.slices);
 const DURATION = Number(args.duration);
 const WARMUP = Number(args.warmup);
 const CONNECTIONS = 100;
@@ -99,6 +99,8 @@ class TokenFeed {
 
 interface Run {
   rps: number;
+  /** The server process's CPU time per answered request (µs), from /proc (Linux). */
+  cpuPerRequest?: number;
   p99: number;
   /** The load generator's CPU, % of one core: near 100 means the generator, not the server, was the limit. */
   genCpu: number;
@@ -151,23 +153,53 @@ async function load(port: number, seconds: number, token: string | TokenFeed, se
     core0 !== undefined && core1 !== undefined && server0 !== undefined && server1 !== undefined
       ? Math.max(0, ((core1 - core0 - (server1 - server0)) * 10 * 100) / elapsedMs)
       : undefined;
+  const requests = result.requests.total;
+  const cpuPerRequest = server0 !== undefined && server1 !== undefined && requests ? ((server1 - server0) * 10_000) / requests : undefined;
   const bad = result.errors + result.timeouts + result.non2xx;
   const invalid = bad ? `${bad} errors/timeouts/non-2xx` : typeof token !== 'string' && token.exhausted ? 'token pool exhausted' : undefined;
-  return { rps: result.requests.average, p99: result.latency.p99, genCpu, ...(foreign !== undefined ? { foreign } : {}), ...(invalid ? { invalid } : {}) };
+  return {
+    rps: result.requests.average,
+    ...(cpuPerRequest !== undefined ? { cpuPerRequest } : {}),
+    p99: result.latency.p99,
+    genCpu,
+    ...(foreign !== undefined ? { foreign } : {}),
+    ...(invalid ? { invalid } : {}),
+  };
 }
 
-async function measure(scenario: Scenario, keys: BenchKeys, pool: string[], probeToken: string, profileDir?: string): Promise<Run> {
-  const server = await startServer(scenario, keys, profileDir);
+/**
+ * Starts the servers of `num` and `den` side by side, warms both up, then loads them in turns,
+ * `SLICES` slices each (N D D N N D ...). Each server is a fresh process: B's cache starts empty,
+ * and A and B see each pool token once.
+ */
+async function comparePair(num: Scenario, den: Scenario, keys: BenchKeys, pool: string[], probeToken: string, profileDir?: string): Promise<Record<Scenario, Run[]>> {
+  const pair = [num, den] as const;
+  const servers = new Map<Scenario, { server: Server; token: string | TokenFeed }>();
   try {
-    await probe(scenario, server.port, probeToken);
-    // A fresh process per run: B's cache starts empty, and each token of the pool reaches it once.
-    const token = scenario === 'A' || scenario === 'B' ? new TokenFeed(pool) : probeToken;
-    await load(server.port, WARMUP, token);
-    return await load(server.port, DURATION, token, server.child.pid);
+    for (const scenario of pair) {
+      const server = await startServer(scenario, keys, profiled(scenario) ? profileDir : undefined);
+      servers.set(scenario, { server, token: scenario === 'A' || scenario === 'B' ? new TokenFeed(pool) : probeToken });
+      await probe(scenario, server.port, probeToken);
+    }
+    for (const scenario of pair) {
+      const { server, token } = servers.get(scenario)!;
+      await load(server.port, WARMUP, token);
+    }
+    const runs = { [num]: [] as Run[], [den]: [] as Run[] } as Record<Scenario, Run[]>;
+    for (let i = 0; i < SLICES; i++) {
+      for (const scenario of i % 2 ? [den, num] : [num, den]) {
+        const { server, token } = servers.get(scenario)!;
+        runs[scenario].push(await load(server.port, DURATION, token, server.child.pid));
+      }
+    }
+    return runs;
   } finally {
-    await stopServer(server);
+    for (const { server } of servers.values()) await stopServer(server);
   }
 }
+
+const profiledScenarios = (args['cpu-prof'] ?? '').split(',');
+const profiled = (scenario: Scenario) => profiledScenarios.includes(scenario);
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -188,7 +220,10 @@ async function main(): Promise<void> {
       : 'pinning: taskset (util-linux) not found: NOT pinned, numbers are noisier',
   );
   console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on this machine makes the numbers noisy)`);
-  console.log(`load: autocannon, ${CONNECTIONS} connections, pipelining 1, ${WARMUP} s warm-up + ${DURATION} s measured, ${ROUNDS} rounds of the pairs (B, A) and (D, C), order alternating, fresh server process per run`);
+  console.log(
+    `load: autocannon, ${CONNECTIONS} connections, pipelining 1; per pair (B, A) and (D, C): both servers started (fresh processes), ` +
+      `${WARMUP} s warm-up each, then ${SLICES} slices of ${DURATION} s each, in turns`,
+  );
 
   const keys = generateKeys();
   // Token 0 is the probe and the one repeated token of C and D; the pool starts at 1.
@@ -207,66 +242,65 @@ async function main(): Promise<void> {
     rateMax = Math.max(rateMax, (await load(calib.port, 2, calibFeed)).rps);
     await stopServer(calib);
   }
-  const needed = Math.ceil(rateMax * (WARMUP + DURATION) * MARGIN) + 2 * CONNECTIONS;
+  const needed = Math.ceil(rateMax * (WARMUP + SLICES * DURATION) * MARGIN) + 2 * CONNECTIONS;
   if (needed > pool.length) {
     const more = performance.now();
-    pool.push(...(await signTokens(keys, 1 + pool.length, needed - pool.length)));
+    for (const token of await signTokens(keys, 1 + pool.length, needed - pool.length)) pool.push(token);
     signing += performance.now() - more;
   }
   console.log(
     `tokens: RS256 (RSA 2048, kid, iss/aud/sub/exp/iat/jti/scope, ${probeToken!.length} chars), ${fmt(pool.length)} distinct, ` +
       `signed in ${(signing / 1000).toFixed(1)} s on ${cpu.length} worker threads before measuring ` +
-      `(the faster of A and B calibrated at ${fmt(rateMax)} req/s × ${WARMUP + DURATION} s × ${MARGIN}). RS256 kept because it is what providers sign with and ` +
+      `(the faster of A and B calibrated at ${fmt(rateMax)} req/s × ${WARMUP + SLICES * DURATION} s × ${MARGIN}). RS256 kept because it is what providers sign with and ` +
       'its verify cost is the one to measure (Ed25519 would sign faster but verifies several times slower than RS256 on Node).',
   );
   console.log('C and D send the same Authorization header (token 0) on every request; A and B never repeat a token within a server process.');
 
   // Measuring from here: this process (autocannon) on core 0 only.
   if (TASKSET) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
-  const profiled = (args['cpu-prof'] ?? '').split(',');
   const profileDir = args['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'bench-cpu-prof-')) : undefined;
 
-  // Each ratio compares two runs made back to back (a pair), so that slow drifts of this machine's
-  // speed hit both sides; the order inside a pair and of the pairs alternates from round to round.
   const order: Scenario[] = ['A', 'B', 'C', 'D'];
-  const pairs: [Scenario, Scenario][] = [
+  const runs: Record<Scenario, Run[]> = { A: [], B: [], C: [], D: [] };
+  for (const [num, den] of [
     ['B', 'A'],
     ['D', 'C'],
-  ];
-  const runs: Record<Scenario, Run[]> = { A: [], B: [], C: [], D: [] };
-  for (let round = 0; round < ROUNDS; round++) {
-    const line: string[] = [];
-    const roundPairs = round % 2 ? [...pairs].reverse() : pairs;
-    for (const pair of roundPairs) {
-      for (const scenario of round % 2 ? [...pair].reverse() : pair) {
-        const run = await measure(scenario, keys, pool, probeToken!, profiled.includes(scenario) ? profileDir : undefined);
-        runs[scenario].push(run);
-        line.push(`${scenario} ${fmt(run.rps)}${run.invalid ? ` (INVALID: ${run.invalid})` : ''}`);
-      }
-    }
-    console.log(`round ${round + 1}: ${line.join(', ')}`);
+  ] as const) {
+    Object.assign(runs, await comparePair(num, den, keys, pool, probeToken!, profileDir));
+    const slices = runs[num].map((r, i) => {
+      const [first, second] = i % 2 ? [den, num] : [num, den];
+      const x = first === num ? r : runs[den][i]!;
+      const y = first === num ? runs[den][i]! : r;
+      return `${first} ${fmt(x.rps)}${x.invalid ? ' (INVALID)' : ''} ${second} ${fmt(y.rps)}${y.invalid ? ' (INVALID)' : ''}`;
+    });
+    console.log(`${num}/${den} slices: ${slices.join(' | ')}`);
   }
 
   const med = (s: Scenario) => median(runs[s].map((r) => r.rps));
-  console.log(`\n${'scenario'.padEnd(52)}${'req/s (median)'.padStart(15)}${'p99 ms'.padStart(8)}${'gen CPU'.padStart(9)}${'noise'.padStart(7)}   per round`);
+  console.log(`\n${'scenario'.padEnd(52)}${'req/s (median)'.padStart(15)}${'CPU µs/req'.padStart(11)}${'p99 ms'.padStart(8)}${'gen CPU'.padStart(9)}${'noise'.padStart(7)}`);
   for (const s of order) {
     const r = runs[s];
     console.log(
-      `${LABEL[s].padEnd(52)}${fmt(med(s)).padStart(15)}${String(median(r.map((x) => x.p99))).padStart(8)}` +
+      `${LABEL[s].padEnd(52)}${fmt(med(s)).padStart(15)}` +
+        `${(r[0]?.cpuPerRequest === undefined ? '-' : median(r.map((x) => x.cpuPerRequest!)).toFixed(1)).padStart(11)}` +
+        `${String(median(r.map((x) => x.p99))).padStart(8)}` +
         `${`${Math.round(median(r.map((x) => x.genCpu)))}%`.padStart(9)}` +
-        `${(r[0]?.foreign === undefined ? '-' : `${Math.round(Math.max(...r.map((x) => x.foreign!)))}%`).padStart(7)}   ${r.map((x) => fmt(x.rps)).join(' / ')}`,
+        `${(r[0]?.foreign === undefined ? '-' : `${Math.round(Math.max(...r.map((x) => x.foreign!)))}%`).padStart(7)}`,
     );
   }
   console.log(
-    'gen CPU: autocannon on core 0, % of one core (near 100%: the load generator, not the server, is the limit). ' +
+    'CPU µs/req: the server process\'s CPU time per answered request (median over slices; 10 ms ticks). ' +
+      'gen CPU: autocannon on core 0, % of one core (near 100%: the load generator, not the server, is the limit). ' +
       'noise: highest share of core 1 taken by other processes during a run (above ~5%: rerun on a quieter machine).',
   );
   const ratio = (num: Scenario, den: Scenario, target: number) => {
+    // Slice i of each side ran back to back with the other's slice i.
     const paired = runs[num].map((r, i) => r.rps / runs[den][i]!.rps);
     const value = median(paired);
+    const [low, high] = [Math.min(...paired), Math.max(...paired)];
     return (
-      `${num}/${den} = ${value.toFixed(3)}  (target >= ${target}: ${value >= target ? 'PASS' : 'FAIL'}; median of the per-round ratios ` +
-      `${paired.map((x) => x.toFixed(2)).join(' / ')}; ratio of the medians ${(med(num) / med(den)).toFixed(3)})`
+      `${num}/${den} = ${value.toFixed(3)}  (target >= ${target}: ${value >= target ? 'PASS' : 'FAIL'}; median of ${paired.length} slice pairs, ` +
+      `range ${low.toFixed(2)}-${high.toFixed(2)}; ratio of the medians ${(med(num) / med(den)).toFixed(3)})`
     );
   };
   console.log(`\nunique token vs hand-written jose:  ${ratio('B', 'A', 0.9)}`);
