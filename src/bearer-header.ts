@@ -15,18 +15,14 @@ export function readBearer(ctx: Context): string | undefined {
   if (ctx.req.url?.includes('?') && new URLSearchParams(ctx.querystring).has('access_token')) {
     throw new OpenIDError('invalid_request', 'access tokens are only accepted in the Authorization header', { status: 401 });
   }
-  // The raw header lines, not `ctx.headers`: several Authorization headers must be seen (Node keeps
-  // the first), and a request that never reads its headers object is not made to build it.
+  // Several Authorization headers show only in the raw lines (Node keeps the first in `headers`).
   const raw = ctx.req.rawHeaders;
-  let header: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 13 && name.toLowerCase() === 'authorization') {
-      if (header !== undefined) throw new OpenIDError('invalid_request', 'send exactly one Authorization header', { status: 401 });
-      header = raw[i + 1]!;
-    }
-  }
-  if (header === undefined) return undefined;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') count++;
+  if (count > 1) throw new OpenIDError('invalid_request', 'send exactly one Authorization header', { status: 401 });
+  // The value from `ctx.headers`, so that a middleware that removes or sets it is obeyed.
+  const header = ctx.get('authorization');
+  if (!header) return undefined;
   if (header.length > MAX_HEADER) throw new OpenIDError('invalid_request', 'the Authorization header is too long', { status: 401 });
   // Another scheme (Basic, ...) is no bearer token: "no authentication information" (RFC 6750 §3.1).
   if (!/^bearer(\s|$)/i.test(header)) return undefined;

@@ -8,7 +8,7 @@ import { SCOPE_TOKEN, type ResolvedOptions } from './options.js';
 import { missingScopes, tokenScopes } from './scopes.js';
 import type { OpenIDState } from './state.js';
 import { TokenCache } from './token-cache.js';
-import { accessTokenCheck, JWT_SHAPE, verifyJwt, verifyJwtNow, type JwtCheck } from './verify-jwt.js';
+import { accessTokenCheck, hmacSecretProblem, JWT_SHAPE, verifyJwt, verifyJwtNow, type JwtCheck } from './verify-jwt.js';
 import { parseOptions } from './parse-options.js';
 import { z } from 'zod';
 
@@ -76,10 +76,15 @@ function isIdToken(claims: JWTPayload): boolean {
   return ID_TOKEN_CLAIMS.some((c) => claims[c] !== undefined);
 }
 
+/** Freezes `value` and everything in it; iterative, so claims nested thousands deep cannot overflow the stack. */
 function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
+  const pending: unknown[] = [value];
+  while (pending.length) {
+    const v = pending.pop();
+    if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+      Object.freeze(v);
+      for (const member of Object.values(v)) pending.push(member);
+    }
   }
   return value;
 }
@@ -108,9 +113,8 @@ export class BearerVerifier {
 
   constructor(host: BearerHost, options: BearerOptions = {}) {
     this.#o = parseOptions(BearerOptionsSchema, options, 'bearer()');
-    if (this.#o.algorithms?.some((a) => a.startsWith('HS')) && !host.options.clientSecret) {
-      throw new TypeError('bearer(): HMAC "algorithms" need the "clientSecret"');
-    }
+    const problem = hmacSecretProblem(this.#o.algorithms ?? [], host.options.clientSecret);
+    if (problem) throw new TypeError(`bearer(): ${problem}`);
     this.#host = host;
     this.#cache = new TokenCache(this.#o.cacheMaxEntries);
     this.#refused = new TokenCache(Math.min(this.#o.cacheMaxEntries, 1000));
@@ -146,7 +150,12 @@ export class BearerVerifier {
     });
   }
 
-  /** A JWT verified at once when nothing has to be fetched (provider discovered, key known), else `undefined`. */
+  /**
+   * A JWT verified at once when nothing has to be fetched (provider discovered, key known), else
+   * `undefined`. The memory of refused tokens is not consulted: it spares the provider repeated
+   * introspection calls, while a local check costs one signature and may now succeed (a key that
+   * was unknown a moment ago).
+   */
   #verifyNow(key: string, token: string): OpenIDState | undefined {
     const ready = this.#ready;
     if (!ready || this.#o.introspection === true || !JWT_SHAPE.test(token)) return undefined;

@@ -12,9 +12,14 @@ export interface ClaimRules {
   clockTolerance: number;
   /** Claims that must be present. */
   required: readonly string[];
+  /** Claims that must be NumericDates (finite numbers) when present. Default `exp`, `nbf`, `iat`. */
+  dates?: readonly string[];
 }
 
-const TIME_CLAIMS = ['exp', 'nbf', 'iat'] as const;
+const DATE_CLAIMS = ['exp', 'nbf', 'iat'] as const;
+
+/** RFC 7519 §2 NumericDate: a finite JSON number. */
+export const isNumericDate = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -23,9 +28,9 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function claimsProblem(claims: Record<string, unknown>, rules: ClaimRules, now = Date.now() / 1000): string | undefined {
   for (const claim of rules.required) if (!Object.hasOwn(claims, claim)) return `the "${claim}" claim is missing`;
-  for (const claim of TIME_CLAIMS) {
+  for (const claim of rules.dates ?? DATE_CLAIMS) {
     const value = claims[claim];
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) return `the "${claim}" claim is not a number`;
+    if (value !== undefined && !isNumericDate(value)) return `the "${claim}" claim is not a number`;
   }
   if (claims.iss !== undefined && claims.iss !== rules.issuer) return 'the token was issued by another issuer';
   if (rules.audience !== undefined) {

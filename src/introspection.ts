@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import type { JWTPayload } from 'jose';
 import type { Provider } from './discovery.js';
-import { claimsProblem } from './claims.js';
+import { claimsProblem, isNumericDate } from './claims.js';
 import { OpenIDError } from './errors.js';
 import { fromProviderError } from './provider-errors.js';
 
@@ -34,7 +34,12 @@ export async function introspect(provider: Provider, token: string, check: Intro
   }
   if (answer.active !== true) throw new OpenIDError('invalid_token', 'the token is not active');
   // RFC 7662 §2.2: every claim besides "active" is optional; those present are checked like a JWT's.
-  const problem = claimsProblem(answer, { issuer: provider.issuer, audience: check.audience, clockTolerance: check.clockTolerance, required: [] });
+  // Malformed dates are the provider's fault, not the caller's (and not remembered as a refusal);
+  // "iat" is only informational.
+  if (!(['exp', 'nbf'] as const).every((claim) => answer[claim] === undefined || isNumericDate(answer[claim]))) {
+    throw new OpenIDError('provider_unavailable', 'the introspection answer is malformed', { status: 502 });
+  }
+  const problem = claimsProblem(answer, { issuer: provider.issuer, audience: check.audience, clockTolerance: check.clockTolerance, required: [], dates: [] });
   if (problem) throw new OpenIDError('invalid_token', problem);
   return answer as unknown as JWTPayload;
 }

@@ -23,7 +23,8 @@ function matchesAlg(jwk: JWK, alg: string): boolean {
   if (/^(RS|PS)(256|384|512)$/.test(alg)) return jwk.kty === 'RSA';
   if (alg in EC_CURVES) return jwk.kty === 'EC' && jwk.crv === EC_CURVES[alg];
   if (alg === 'Ed25519') return jwk.kty === 'OKP' && jwk.crv === 'Ed25519';
-  if (alg === 'EdDSA') return jwk.kty === 'OKP' && (jwk.crv === 'Ed25519' || jwk.crv === 'Ed448');
+  // EdDSA is Ed25519 only, as in jose 6 (Ed448 ID tokens would need SHAKE256 for at_hash/c_hash).
+  if (alg === 'EdDSA') return jwk.kty === 'OKP' && jwk.crv === 'Ed25519';
   return false;
 }
 

@@ -5,8 +5,8 @@ import type { JWK } from 'jose';
  * JWS signature checks (RFC 7515 §5.2, algorithms of RFC 7518 §3, RFC 8037 and RFC 8812) with
  * node:crypto, synchronously. jose 6 verifies through WebCrypto, which hands every signature to
  * libuv's thread pool; for one token that hop costs more than the check itself (RS256: ~25 µs
- * here against ~60-80 µs through jose; `npm run bench` measures the route). The claims are still
- * validated by jose (see verify-jwt.ts).
+ * here against ~60-80 µs through jose; `npm run bench` measures the route). The claims are
+ * checked by claims.ts (see verify-jwt.ts).
  */
 
 /** A key that may check a signature: a public key, or the client secret for `HS*`. */
@@ -48,7 +48,7 @@ export const MIN_RSA_BITS = 2048;
 const importedFor = new WeakMap<KeyObject, string>();
 
 /** Whether `key` is of the type and size `alg` needs. */
-function fits(spec: Algorithm, alg: string, key: KeyObject): boolean {
+function fits(spec: Algorithm, key: KeyObject): boolean {
   if (key.type !== 'public') return false;
   const type = key.asymmetricKeyType;
   switch (spec.kind) {
@@ -58,7 +58,8 @@ function fits(spec: Algorithm, alg: string, key: KeyObject): boolean {
     case 'ec':
       return type === 'ec' && key.asymmetricKeyDetails?.namedCurve === spec.curve;
     case 'okp':
-      return alg === 'Ed25519' ? type === 'ed25519' : type === 'ed25519' || type === 'ed448';
+      // EdDSA means Ed25519 here, as in jose 6 (Ed448 is not accepted).
+      return type === 'ed25519';
     default:
       return false;
   }
@@ -74,7 +75,7 @@ export function importVerifyKey(jwk: JWK, alg: string): KeyObject {
   // Only the public members: a JWK that also holds "d" must not turn into a private key here.
   const { kty, n, e, crv, x, y } = jwk;
   const key = createPublicKey({ key: { kty, n, e, crv, x, y } as JsonWebKey, format: 'jwk' });
-  if (!fits(spec, alg, key)) throw new TypeError(`the key does not suit "${alg}" (type, curve or size)`);
+  if (!fits(spec, key)) throw new TypeError(`the key does not suit "${alg}" (type, curve or size)`);
   importedFor.set(key, alg);
   return key;
 }

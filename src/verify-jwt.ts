@@ -35,6 +35,18 @@ export interface AccessTokenCheckOptions {
 }
 
 /**
+ * Why `secret` cannot check the `HS*` algorithms listed, or `undefined`: it is missing, or shorter
+ * than the hash (RFC 7518 §3.2: "a key of the same size as the hash output or larger MUST be used").
+ */
+export function hmacSecretProblem(algorithms: readonly string[], secret: string | undefined): string | undefined {
+  const bits = Math.max(0, ...algorithms.filter((a) => /^HS/.test(a)).map((a) => Number(a.slice(2))));
+  if (bits === 0) return undefined;
+  if (!secret) return 'HMAC "algorithms" need the "clientSecret"';
+  if (Buffer.byteLength(secret) * 8 < bits) return `HS${bits} needs a "clientSecret" of at least ${bits / 8} bytes (RFC 7518 §3.2)`;
+  return undefined;
+}
+
+/**
  * The check for a JWT access token of `provider`: its issuer; `audience` default the `clientId`;
  * the provider's asymmetric algorithms unless `algorithms` says otherwise (`HS*` listed there are
  * checked with the client secret); `clockTolerance` default the provider option.
@@ -46,7 +58,8 @@ export function accessTokenCheck(
 ): JwtCheck {
   const algorithms = o.algorithms ?? provider.idTokenAlgorithms;
   const hmac = algorithms.some((a) => /^HS/.test(a));
-  if (hmac && !opts.clientSecret) throw new TypeError('HMAC "algorithms" need the "clientSecret"');
+  const problem = hmacSecretProblem(algorithms, opts.clientSecret);
+  if (problem) throw new TypeError(problem);
   return {
     issuer: provider.issuer,
     audience: o.audience ?? opts.clientId,
@@ -98,8 +111,8 @@ interface ParsedJws {
   alg: string;
 }
 
-function failure(check: JwtCheck, message: string, cause?: unknown): OpenIDError {
-  return new OpenIDError(check.errorCode, message, { cause });
+function failure(check: JwtCheck, message: string): OpenIDError {
+  return new OpenIDError(check.errorCode, message);
 }
 
 function parseJws(token: unknown, check: JwtCheck): ParsedJws {
@@ -109,9 +122,12 @@ function parseJws(token: unknown, check: JwtCheck): ParsedJws {
   let header: Readonly<JWSHeaderParameters>;
   try {
     header = decodeHeader(token.slice(0, token.indexOf('.')));
-  } catch (err) {
-    throw failure(check, 'the token header is malformed', err);
+  } catch {
+    // No cause: a JSON parse error may quote the input.
+    throw failure(check, 'the token header is malformed');
   }
+  // RFC 7515 §4.1.4: a string (an object would not even make a lookup key).
+  if (header.kid !== undefined && typeof header.kid !== 'string') throw failure(check, 'the token header is malformed');
   const alg = header.alg;
   if (typeof alg !== 'string' || alg === 'none' || !check.algorithms.includes(alg)) {
     throw failure(check, 'the signing algorithm is not allowed');
@@ -146,8 +162,9 @@ function verifyWith(jws: ParsedJws, candidates: VerifyKey[], check: JwtCheck): J
   let claims: Record<string, unknown>;
   try {
     claims = decodeJsonObject(token.slice(payloadStart, signatureStart - 1));
-  } catch (err) {
-    throw failure(check, 'the token payload is not a JSON object', err);
+  } catch {
+    // No cause: a JSON parse error may quote the claims.
+    throw failure(check, 'the token payload is not a JSON object');
   }
   const problem = claimsProblem(claims, claimRulesOf(check));
   if (problem) throw failure(check, problem);

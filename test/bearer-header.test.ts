@@ -87,6 +87,15 @@ describe('readBearer', () => {
     assert.throws(() => read([['authorization', 'Bearer abc'], ['Authorization', 'Bearer def']]), isInvalidRequest);
   });
 
+  test('the value comes from ctx.headers: a middleware that removes or rewrites it is obeyed', () => {
+    const removed = contextWith([['Authorization', 'Bearer abc']]);
+    delete removed.req.headers.authorization;
+    assert.equal(readBearer(removed), undefined);
+    const rewritten = contextWith([['Authorization', 'Bearer abc']]);
+    rewritten.req.headers.authorization = 'Bearer exchanged';
+    assert.equal(readBearer(rewritten), 'exchanged');
+  });
+
   test('an oversized header: invalid_request', () => {
     assert.throws(() => read([['Authorization', `Bearer ${'a'.repeat(17 * 1024)}`]]), isInvalidRequest);
   });

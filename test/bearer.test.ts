@@ -20,7 +20,7 @@ import { tamperSignature, type Alg, type Answer as ProviderAnswer, type HostileP
 import { Browser } from './support/http-client.js';
 
 const CLIENT_ID = 'hostile-client';
-const CLIENT_SECRET = 'hostile-secret-value';
+const CLIENT_SECRET = 'hostile-secret-value-0123456789abcdef';
 const now = () => Math.floor(Date.now() / 1000);
 const utf8 = (text: string) => new TextEncoder().encode(text);
 const jti = () => randomBytes(9).toString('base64url');
@@ -132,6 +132,10 @@ describe('bearer() on a real server', () => {
       router.get('/api/introspect-all', openid.bearer({ introspection: true }), show);
       router.get('/api/jwt-only', openid.bearer({ introspection: false }), show);
       router.get('/api/short-cache', openid.bearer({ cacheMaxAge: 0.3 }), show);
+      // Answers without echoing the claims (some tests send claims that JSON.stringify cannot print).
+      router.get('/api/sub', openid.bearer(), (ctx) => {
+        ctx.body = { user: { sub: ctx.state.user!.sub }, openid: { token: ctx.state.openid!.token, frozen: Object.isFrozen(ctx.state.user) } };
+      });
       router.get('/api/mixed', openid.required({ bearer: true, redirect: false }), show);
       router.get('/api/mixed-admin', openid.required({ bearer: { scopes: ['admin'] }, redirect: false }), show);
       // One verifier (one cache) behind two routes: the first one changes ctx.state.
@@ -203,6 +207,14 @@ describe('bearer() on a real server', () => {
         return `${h}.${Buffer.from(JSON.stringify({ iss: 'x', aud: CLIENT_ID, sub: 'admin', exp: now() + 300 })).toString('base64url')}.${s}`;
       }],
       ['an unknown "kid"', (t) => t({}, { kid: 'no-such-kid' })],
+      ['a "kid" that is an object without toString (no 500 from building a lookup key)', async (t) => {
+        const [, p, s] = (await t()).split('.');
+        return `${Buffer.from(JSON.stringify({ alg: 'RS256', kid: { toString: null } })).toString('base64url')}.${p}.${s}`;
+      }],
+      ['a "kid" that is an array holding the right kid', async (t) => {
+        const [, p, s] = (await t()).split('.');
+        return `${Buffer.from(JSON.stringify({ alg: 'RS256', kid: [op.keys.current.kid] })).toString('base64url')}.${p}.${s}`;
+      }],
       ['a signature by an unknown key under the provider\'s "kid"', async (t) => t({}, {}, (await generateKeyPair('RS256')).privateKey)],
       ['an ID token (it carries a nonce)', (t) => t({ nonce: 'n-0S6_WzA2Mj', auth_time: now(), scope: undefined }, { typ: 'JWT' })],
       ['a JWE-shaped token (5 parts)', () => `${Buffer.from('{"alg":"RSA-OAEP","enc":"A256GCM"}').toString('base64url')}.a.b.c.d`],
@@ -311,6 +323,12 @@ describe('bearer() on a real server', () => {
       }
       const publicClient = new OpenID(new Koa(), { name: 'public', clientId: 'p', configuration: op.discoveryUrl, allowInsecureRequests: true });
       assert.throws(() => publicClient.bearer({ algorithms: ['HS256'] }), TypeError);
+      // RFC 7518 §3.2: the HMAC key is at least as long as the hash.
+      const shortSecret = new OpenID(new Koa(), { name: 'short', clientId: 's', clientSecret: 'x'.repeat(31), configuration: op.discoveryUrl, allowInsecureRequests: true });
+      assert.throws(() => shortSecret.bearer({ algorithms: ['HS256'] }), /at least 32 bytes/);
+      assert.doesNotThrow(() => shortSecret.bearer({ algorithms: ['RS256'] }));
+      assert.throws(() => openid.bearer({ algorithms: ['HS512'] }), /at least 64 bytes/);
+      assert.doesNotThrow(() => openid.bearer({ algorithms: ['HS256'] }));
     });
 
     test('cache and clock options are validated at setup (NaN would keep tokens forever or unbound the cache)', () => {
@@ -428,6 +446,9 @@ describe('bearer() on a real server', () => {
         }
         answering((d) => ({ ...d, scope: 'read' }));
         assertRefused(await get('/api/read-write', `Bearer ${op.issueAccessToken()}`), 403, 'insufficient_scope', 'read write');
+        // "iat" is informational in an introspection answer (RFC 7662 §2.2): not checked.
+        answering((d) => ({ ...d, iat: 'yesterday' }));
+        assertOk(await get('/api/any', `Bearer ${op.issueAccessToken()}`));
         answering((d) => ({ ...d, scope: undefined, scp: ['write', 'read'] }));
         assertOk(await get('/api/read-write', `Bearer ${op.issueAccessToken()}`));
       } finally {
@@ -452,6 +473,8 @@ describe('bearer() on a real server', () => {
         { status: 200, text: '<html>proxy error</html>', contentType: 'text/html' },
         { status: 200, json: { active: 'true' } },
         { status: 200, json: { sub: 'alice' } },
+        { status: 200, json: { active: true, aud: CLIENT_ID, exp: String(now() + 300) } },
+        { status: 200, json: { active: true, aud: CLIENT_ID, nbf: null } },
         { hang: true },
       ];
       try {
@@ -503,6 +526,22 @@ describe('bearer() on a real server', () => {
       assertRefused(await get('/api/strict', `Bearer ${jwt}`), 401, 'invalid_token');
       assertRefused(await get('/api/strict', `Bearer ${opaque}`), 401, 'invalid_token');
       assert.equal(op.introspectionRequests, asked + 1, 'asked again after exp');
+    });
+
+    test('claims nested 20,000 deep (an introspection answer) are cached and served, not a stack overflow', async () => {
+      const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+      op.onIntrospect(() => ({ text: `{"active":true,"sub":"alice","aud":"${CLIENT_ID}","exp":${now() + 300},"deep":${deep}}`, contentType: 'application/json' }));
+      try {
+        const opaque = op.issueAccessToken();
+        const first = await get('/api/sub', `Bearer ${opaque}`);
+        assertOk(first);
+        assert.equal(first.body!.openid.frozen, true, 'cached results are frozen');
+        const asked = op.introspectionRequests;
+        assertOk(await get('/api/sub', `Bearer ${opaque}`));
+        assert.equal(op.introspectionRequests, asked, 'served from the cache');
+      } finally {
+        op.onIntrospect(undefined);
+      }
     });
 
     test('what a request does to ctx.state does not leak into the next request with the same token', async () => {

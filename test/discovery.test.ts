@@ -81,7 +81,7 @@ test('client_secret_basic when the provider lists it; the choice can be forced',
     await new Browser().follow(`${fx.base}/openid/forced/login`);
     const post = fx.op.tokenRequests.at(-1)!;
     assert.equal(post.headers.authorization, undefined);
-    assert.equal(post.body.get('client_secret'), 'hostile-secret-value');
+    assert.equal(post.body.get('client_secret'), 'hostile-secret-value-0123456789abcdef');
   } finally {
     await fx.close();
   }
@@ -94,7 +94,7 @@ test('client_secret_post when the provider does not list basic', async () => {
     await fx.login();
     const request = fx.op.tokenRequests.at(-1)!;
     assert.equal(request.headers.authorization, undefined);
-    assert.equal(request.body.get('client_secret'), 'hostile-secret-value');
+    assert.equal(request.body.get('client_secret'), 'hostile-secret-value-0123456789abcdef');
   } finally {
     await fx.close();
   }

@@ -337,11 +337,10 @@ describe('importVerifyKey', () => {
     refuses(jwkOf(rsa.publicKey), 'Ed25519');
   });
 
-  test('Ed25519 refuses an Ed448 key, EdDSA takes it', () => {
+  test('an Ed448 key is refused for Ed25519 and for EdDSA (Ed25519 only, as in jose 6)', () => {
     const ed448 = generateKeyPairSync('ed448');
     refuses(jwkOf(ed448.publicKey), 'Ed25519');
-    const key = importVerifyKey(jwkOf(ed448.publicKey), 'EdDSA');
-    assert.equal(verifySignature('EdDSA', key, input, sign(null, input, ed448.privateKey)), true);
+    refuses(jwkOf(ed448.publicKey), 'EdDSA');
   });
 
   test('refuses an "oct" JWK', () => {

@@ -31,7 +31,7 @@ describe('verifyToken', () => {
     return new OpenID(new Koa(), {
       name: 'api',
       clientId: CLIENT_ID,
-      clientSecret: 'api-client-secret-value',
+      clientSecret: 'api-client-secret-value-0123456789',
       configuration: op.discoveryUrl,
       allowInsecureRequests: true,
       jwksCooldown: 0.3,

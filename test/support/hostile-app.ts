@@ -35,7 +35,7 @@ export async function startHostileApp(
   const openid = new OpenID(app, {
     name: 'hostile',
     clientId: 'hostile-client',
-    clientSecret: 'hostile-secret-value',
+    clientSecret: 'hostile-secret-value-0123456789abcdef',
     configuration: op.discoveryUrl,
     allowInsecureRequests: true,
     jwksCooldown: 0.2,
