@@ -12,7 +12,9 @@
  * per-slice-pair ratios; the median req/s per scenario and the server's CPU time per request are
  * printed too. Not part of `npm test`.
  *
- *   --slices 8 --duration 2 --warmup 2   (slices per scenario; seconds)
+ *   --slices 8 --cached-slices 16 --duration 2 --warmup 2
+ *       slices per scenario for (B, A), for (D, C); seconds. (D, C) gets more: no token pool to
+ *       sign, and its runs are the noisier (the load generator is near its limit with C).
  *   --cpu-prof B,D                        also write V8 CPU profiles of these scenarios' servers
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -29,12 +31,14 @@ import { generateKeys, signTokens, type BenchKeys } from './tokens.js';
 const { values: args } = parseArgs({
   options: {
     slices: { type: 'string', default: '8' },
+    'cached-slices': { type: 'string', default: '16' },
     duration: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '2' },
     'cpu-prof': { type: 'string' },
   },
 });
 const SLICES = Number(args.slices);
+const CACHED_SLICES = Number(args['cached-slices']);
 const DURATION = Number(args.duration);
 const WARMUP = Number(args.warmup);
 const CONNECTIONS = 100;
@@ -169,11 +173,18 @@ async function load(port: number, seconds: number, token: string | TokenFeed, se
 
 /**
  * Starts the servers of `num` and `den` side by side, warms both up, then loads them in turns,
- * `SLICES` slices each (N D D N N D ...). Each server is a fresh process: B's cache starts empty,
+ * `slices` slices each (N D D N N D ...). Each server is a fresh process: B's cache starts empty,
  * and A and B see each pool token once.
  */
-async function comparePair(num: Scenario, den: Scenario, keys: BenchKeys, pool: string[], probeToken: string, profileDir?: string): Promise<Record<Scenario, Run[]>> {
-  const pair = [num, den] as const;
+async function comparePair(
+  pair: readonly [Scenario, Scenario],
+  slices: number,
+  keys: BenchKeys,
+  pool: string[],
+  probeToken: string,
+  profileDir?: string,
+): Promise<Record<Scenario, Run[]>> {
+  const [num, den] = pair;
   const servers = new Map<Scenario, { server: Server; token: string | TokenFeed }>();
   try {
     for (const scenario of pair) {
@@ -186,7 +197,7 @@ async function comparePair(num: Scenario, den: Scenario, keys: BenchKeys, pool: 
       await load(server.port, WARMUP, token);
     }
     const runs = { [num]: [] as Run[], [den]: [] as Run[] } as Record<Scenario, Run[]>;
-    for (let i = 0; i < SLICES; i++) {
+    for (let i = 0; i < slices; i++) {
       for (const scenario of i % 2 ? [den, num] : [num, den]) {
         const { server, token } = servers.get(scenario)!;
         runs[scenario].push(await load(server.port, DURATION, token, server.child.pid));
@@ -222,7 +233,7 @@ async function main(): Promise<void> {
   console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on this machine makes the numbers noisy)`);
   console.log(
     `load: autocannon, ${CONNECTIONS} connections, pipelining 1; per pair (B, A) and (D, C): both servers started (fresh processes), ` +
-      `${WARMUP} s warm-up each, then ${SLICES} slices of ${DURATION} s each, in turns`,
+      `${WARMUP} s warm-up each, then ${SLICES} (B, A) or ${CACHED_SLICES} (D, C) slices of ${DURATION} s each, in turns`,
   );
 
   const keys = generateKeys();
@@ -262,18 +273,19 @@ async function main(): Promise<void> {
 
   const order: Scenario[] = ['A', 'B', 'C', 'D'];
   const runs: Record<Scenario, Run[]> = { A: [], B: [], C: [], D: [] };
-  for (const [num, den] of [
-    ['B', 'A'],
-    ['D', 'C'],
+  for (const [pair, slices] of [
+    [['B', 'A'], SLICES],
+    [['D', 'C'], CACHED_SLICES],
   ] as const) {
-    Object.assign(runs, await comparePair(num, den, keys, pool, probeToken!, profileDir));
-    const slices = runs[num].map((r, i) => {
+    const [num, den] = pair;
+    Object.assign(runs, await comparePair(pair, slices, keys, pool, probeToken!, profileDir));
+    const line = runs[num].map((r, i) => {
       const [first, second] = i % 2 ? [den, num] : [num, den];
       const x = first === num ? r : runs[den][i]!;
       const y = first === num ? runs[den][i]! : r;
       return `${first} ${fmt(x.rps)}${x.invalid ? ' (INVALID)' : ''} ${second} ${fmt(y.rps)}${y.invalid ? ' (INVALID)' : ''}`;
     });
-    console.log(`${num}/${den} slices: ${slices.join(' | ')}`);
+    console.log(`${num}/${den} slices: ${line.join(' | ')}`);
   }
 
   const med = (s: Scenario) => median(runs[s].map((r) => r.rps));
