@@ -127,8 +127,8 @@ export class BearerVerifier {
 
   /**
    * The token's claims and scopes, or an `OpenIDError` (`invalid_token`, `insufficient_scope`, ...).
-   * Answers synchronously when it can (a cached token, or a JWT whose key is known and no `check`
-   * option), else with a promise: callers handle both a throw and a rejection.
+   * Answers synchronously when it can (a cached token, or a JWT whose key is known, on a route
+   * without a `check` option), else with a promise: callers handle both a throw and a rejection.
    */
   check(token: string, ctx: Context): OpenIDState | Promise<OpenIDState> {
     const key = TokenCache.key(token);
