@@ -17,9 +17,13 @@ export interface JwtCheck {
   errorCode: OpenIDErrorCode;
   /** The client secret, for `HS*` algorithms when (and only when) `algorithms` lists them. */
   hmacSecret?: Uint8Array;
+  /** When the header has a `typ`, it must match (RFC 8725 §3.11: a JWT typed as another kind is refused). */
+  typ?: RegExp;
 }
 
 const MAX_TOKEN_LENGTH = 16 * 1024;
+/** The header `typ` of access tokens: RFC 9068's `at+jwt`, or plain `JWT` (Keycloak, Azure AD, ...). */
+const ACCESS_TOKEN_TYP = /^(application\/)?(at\+)?jwt$/i;
 const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** Three base64url parts: a JWS (possibly unsigned); anything else is an opaque token. */
 export const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -47,7 +51,8 @@ export function hmacSecretProblem(algorithms: readonly string[], secret: string 
 }
 
 /**
- * The check for a JWT access token of `provider`: its issuer; `audience` default the `clientId`;
+ * The check for a JWT access token of `provider`: its issuer; `audience` default the `clientId`; a
+ * header `typ`, when present, of an access token (`at+jwt`, `JWT`);
  * the provider's asymmetric algorithms unless `algorithms` says otherwise (`HS*` listed there are
  * checked with the client secret); `clockTolerance` default the provider option.
  */
@@ -66,6 +71,7 @@ export function accessTokenCheck(
     algorithms,
     clockTolerance: o.clockTolerance ?? opts.clockTolerance,
     errorCode: 'invalid_token',
+    typ: ACCESS_TOKEN_TYP,
     ...(hmac ? { hmacSecret: new TextEncoder().encode(opts.clientSecret) } : {}),
   };
 }
@@ -135,6 +141,9 @@ function parseJws(token: unknown, check: JwtCheck): ParsedJws {
   // RFC 7515 §4.1.11: extensions a recipient does not understand must be refused; we understand none
   // (in particular not RFC 7797's unencoded payload, which JWTs may not use).
   if (header.crit !== undefined) throw failure(check, 'the token header lists critical extensions');
+  if (check.typ && header.typ !== undefined && !(typeof header.typ === 'string' && check.typ.test(header.typ))) {
+    throw failure(check, 'the token header "typ" names another kind of token');
+  }
   return { token, header, alg };
 }
 

@@ -176,6 +176,10 @@ describe('bearer() on a real server', () => {
       }
     });
 
+    test('the header "typ" of an access token: at+jwt, application/at+jwt, JWT (any case), or none', async () => {
+      for (const typ of ['at+jwt', 'application/at+jwt', 'JWT', 'jwt', undefined]) assertOk(await get('/api/any', `Bearer ${await token({}, { typ })}`));
+    });
+
     test('the scheme is case-insensitive and may be followed by several spaces', async () => {
       const jwt = await token();
       for (const header of [`bearer ${jwt}`, `BEARER ${jwt}`, `Bearer   ${jwt}`]) assertOk(await get('/api/any', header));
@@ -217,6 +221,9 @@ describe('bearer() on a real server', () => {
       }],
       ['a signature by an unknown key under the provider\'s "kid"', async (t) => t({}, {}, (await generateKeyPair('RS256')).privateKey)],
       ['an ID token (it carries a nonce)', (t) => t({ nonce: 'n-0S6_WzA2Mj', auth_time: now(), scope: undefined }, { typ: 'JWT' })],
+      ...(['logout+jwt', 'dpop+jwt', 'secevent+jwt', 'application/id_token+jwt'] as const).map(
+        (typ): [string, (t: TokenFn) => Promise<string>] => [`a JWT typed "${typ}" (RFC 8725 §3.11)`, (t) => t({}, { typ })],
+      ),
       ['a JWE-shaped token (5 parts)', () => `${Buffer.from('{"alg":"RSA-OAEP","enc":"A256GCM"}').toString('base64url')}.a.b.c.d`],
       ['an opaque token on a route that only takes JWTs', () => op.issueAccessToken({ scope: 'read' }), '/api/jwt-only'],
     ];
