@@ -3,6 +3,7 @@ import type { JWTPayload } from 'jose';
 import { bearerChallenge, readBearer } from './bearer-header.js';
 import type { Provider } from './discovery.js';
 import { OpenIDError, isOpenIDError } from './errors.js';
+import { isJwsAlgorithm } from './jws-signature.js';
 import { introspect } from './introspection.js';
 import { SCOPE_TOKEN, type ResolvedOptions } from './options.js';
 import { missingScopes, tokenScopes } from './scopes.js';
@@ -26,7 +27,7 @@ export const BearerOptionsSchema = z.strictObject({
    * accepted; `HS256`/`HS384`/`HS512` only when listed here, and then verified with the
    * `clientSecret` (never with a public key).
    */
-  algorithms: z.array(z.string().regex(/^(RS|PS|ES|HS)(256|384|512)$|^ES256K$|^EdDSA$|^Ed25519$/, { message: 'must be JWS algorithms (never "none")' })).nonempty().optional(),
+  algorithms: z.array(z.string().refine(isJwsAlgorithm, { message: 'must be JWS algorithms (never "none")' })).nonempty().optional(),
   /** Seconds. Default: the provider's `clockTolerance`. */
   clockTolerance: z.number().finite().min(0).max(600).optional(),
   /** A custom rule over the verified claims: return `false` (or throw an `OpenIDError`) to refuse the token. */

@@ -2,7 +2,8 @@ import * as client from 'openid-client';
 import { debug } from './debug.js';
 import { OpenIDError } from './errors.js';
 import { RemoteKeySet } from './jwks.js';
-import { ASYMMETRIC_ALG, type ResolvedOptions } from './options.js';
+import { isAsymmetricAlgorithm } from './jws-signature.js';
+import type { ResolvedOptions } from './options.js';
 
 /** Everything learnt from the provider's discovery document, ready to use. */
 export interface Provider {
@@ -129,7 +130,7 @@ export class ProviderConnection {
     const final = new client.Configuration(server, o.clientId, metadata, clientAuth(o, server));
     final.timeout = o.timeout;
     if (o.allowInsecureRequests) client.allowInsecureRequests(final);
-    const advertised = (server.id_token_signing_alg_values_supported ?? []).filter((a) => ASYMMETRIC_ALG.test(a));
+    const advertised = (server.id_token_signing_alg_values_supported ?? []).filter(isAsymmetricAlgorithm);
     return {
       config: final,
       server,
