@@ -25,7 +25,8 @@ export const BearerOptionsSchema = z.strictObject({
   /**
    * Allowed JWS algorithms. Default: the provider's advertised asymmetric ones. `none` is never
    * accepted; `HS256`/`HS384`/`HS512` only when listed here, and then verified with the
-   * `clientSecret` (never with a public key).
+   * `clientSecret` (never with a public key), which must be at least as long as the hash (32, 48,
+   * 64 bytes; RFC 7518 §3.2), else a `TypeError` at setup.
    */
   algorithms: z.array(z.string().refine(isJwsAlgorithm, { message: 'must be JWS algorithms (never "none")' })).nonempty().optional(),
   /** Seconds. Default: the provider's `clockTolerance`. */

@@ -32,7 +32,7 @@ export const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 export interface AccessTokenCheckOptions {
   /** Expected `aud`. Default: the `clientId`. */
   audience?: string | string[];
-  /** Allowed JWS algorithms. Default: the provider's advertised asymmetric ones (never `none`); `HS*` only when listed, then checked with the `clientSecret`. */
+  /** Allowed JWS algorithms. Default: the provider's advertised asymmetric ones (never `none`); `HS*` only when listed, then checked with the `clientSecret` (at least as long as the hash). */
   algorithms?: string[];
   /** Seconds. Default: the provider's `clockTolerance` option. */
   clockTolerance?: number;
