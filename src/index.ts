@@ -1,10 +1,10 @@
-export { OpenID, type VerifyTokenOptions } from './openid.js';
+export { OpenID, type VerifyTokenOptions } from './koa/openid.js';
 export { OpenIDError, ERROR_STATUS, isOpenIDError, type OpenIDErrorCode } from './errors.js';
 export type { OpenIDOptions, ResolvedOptions, LoginResult, HandleUserLogin, HandleError } from './options.js';
-export type { LoginOptions } from './authorize.js';
-export type { RequiredOptions } from './guards.js';
-export type { BearerOptions } from './bearer.js';
-export type { UserInfoOptions } from './userinfo.js';
-export type { UserLogin } from './login-record.js';
+export type { LoginOptions } from './login/authorize.js';
+export type { RequiredOptions } from './koa/guards.js';
+export type { BearerOptions } from './api/bearer.js';
+export type { UserInfoOptions } from './provider/userinfo.js';
+export type { UserLogin } from './session/login-record.js';
 export type { OpenIDState } from './state.js';
 export * from './session/index.js';

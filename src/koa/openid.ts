@@ -1,0 +1,179 @@
+import { inspect } from 'node:util';
+import type Koa from 'koa';
+import type { Context, Middleware } from 'koa';
+import Router from '@koa/router';
+import type { JWTPayload } from 'jose';
+import type { UserInfoResponse } from 'openid-client';
+import { startLogin, type LoginOptions } from '../login/authorize.js';
+import { bearer, type BearerOptions } from '../api/bearer.js';
+import { completeLogin } from '../login/callback.js';
+import { ProviderConnection, type Provider } from '../provider/discovery.js';
+import { OpenIDError, isOpenIDError } from '../errors.js';
+import { required, optional, type RequiredOptions } from './guards.js';
+import { readLogin, removeLogin, type UserLogin } from '../session/login-record.js';
+import { resolveOptions, type OpenIDOptions, type ResolvedOptions } from '../options.js';
+import { refreshLogin } from '../provider/refresh.js';
+import { renderError } from './render-error.js';
+import { safeReturnTo } from '../login/return-to.js';
+import { maybeSession, sessionOf } from '../session/session-access.js';
+import { fetchUserInfo, type UserInfoOptions } from '../provider/userinfo.js';
+import { accessTokenCheck, verifyJwt, type AccessTokenCheckOptions } from '../jwt/verify-jwt.js';
+
+/** Options of `verifyToken`: `audience`, `algorithms`, `clockTolerance`. */
+export type VerifyTokenOptions = AccessTokenCheckOptions;
+
+type Target = Koa | Router;
+
+/** Names and routes taken on each app or router, to refuse collisions at setup. */
+const taken = new WeakMap<object, { names: Set<string>; routes: Set<string> }>();
+
+function isRouter(target: Target): target is Router {
+  return typeof (target as Router).routes === 'function' && typeof (target as Router).register === 'function';
+}
+
+function claim(target: Target, opts: ResolvedOptions): void {
+  let entry = taken.get(target);
+  if (!entry) taken.set(target, (entry = { names: new Set(), routes: new Set() }));
+  if (entry.names.has(opts.name)) throw new TypeError(`new OpenID(): a provider named "${opts.name}" is already registered`);
+  for (const route of opts.routes ? [opts.routeLogin, opts.routeAuth] : []) {
+    if (entry.routes.has(route)) throw new TypeError(`new OpenID(): the route "${route}" is already used by another provider`);
+  }
+  entry.names.add(opts.name);
+  if (opts.routes) entry.routes.add(opts.routeLogin).add(opts.routeAuth);
+}
+
+let warnedProduction = false;
+
+/**
+ * One OpenID Connect provider (Keycloak, Azure AD, ...) for a Koa app: its login and callback
+ * routes, guards, and token helpers. Create one per provider; several live side by side.
+ */
+export class OpenID {
+  /** The provider's `name`. */
+  readonly name: string;
+  /** The validated options, defaults applied. */
+  readonly options: ResolvedOptions;
+  readonly #connection: ProviderConnection;
+
+  constructor(app: Target, options: OpenIDOptions) {
+    if (!app || (typeof (app as Koa).use !== 'function' && !isRouter(app))) {
+      throw new TypeError('new OpenID(app, options): "app" must be a Koa app or a @koa/router Router');
+    }
+    this.options = resolveOptions(options);
+    this.name = this.options.name;
+    claim(app, this.options);
+    this.#connection = new ProviderConnection(this.options);
+    if (process.env.NODE_ENV === 'production' && !warnedProduction && (!this.options.baseUrl || this.options.allowInsecureRequests)) {
+      warnedProduction = true;
+      process.emitWarning(
+        `koa-session-openid: provider "${this.name}" runs in production with ${this.options.baseUrl ? '"allowInsecureRequests"' : 'no "baseUrl" (redirect_uri derived from the Host header)'}`,
+      );
+    }
+
+    if (!this.options.routes) return;
+    const router = isRouter(app) ? app : new Router();
+    router.get(this.options.routeLogin, this.#handle((ctx) => this.login(ctx, { returnTo: ctx.query.returnTo as string | undefined })));
+    const callback = this.#handle((ctx) => completeLogin(ctx, this.options, () => this.#connection.get()));
+    router.get(this.options.routeAuth, callback);
+    router.post(this.options.routeAuth, callback);
+    if (!isRouter(app)) app.use(router.routes());
+  }
+
+  /** `console.log(provider)` shows no secret. */
+  [inspect.custom](): object {
+    return { name: this.name, options: { ...this.options, ...(this.options.clientSecret ? { clientSecret: '[redacted]' } : {}) } };
+  }
+
+  /** Wraps a route so that library errors become answers (4xx/5xx pages or JSON), never crashes. */
+  #handle(fn: (ctx: Context) => Promise<void>): Middleware {
+    return async (ctx) => {
+      try {
+        await fn(ctx);
+      } catch (err) {
+        if (!isOpenIDError(err)) throw err;
+        await this.renderError(ctx, err);
+      }
+    };
+  }
+
+  /** Answers `err` with the `handleError` hook or the default page/JSON. */
+  renderError(ctx: Context, err: OpenIDError): Promise<void> {
+    return renderError(ctx, err, this.options.handleError, this.options.defaultReturnTo);
+  }
+
+  /** The provider's discovered metadata and keys (fetched once). Rejects with `discovery_failed` while it is down. */
+  provider(): Promise<Provider> {
+    return this.#connection.get();
+  }
+
+  /** Resolves once discovery succeeded: call it at startup to fail fast, if you prefer that. */
+  async ready(): Promise<void> {
+    await this.#connection.get();
+  }
+
+  /**
+   * Starts a login from any route (redirects the response to the provider). Extra `scopes` are
+   * asked on top of the configured ones: progressive consent. The stored login is replaced only
+   * once the new one has validated.
+   */
+  async login(ctx: Context, options: LoginOptions = {}): Promise<void> {
+    // The session first: a missing session middleware is reported even while the provider is down.
+    const session = sessionOf(ctx);
+    await startLogin(ctx, session, this.options, await this.#connection.get(), options);
+  }
+
+  /** The login route's URL with an optional `returnTo` (same-origin paths only), for templates. */
+  loginUrl(returnTo?: string): string {
+    const safe = returnTo === undefined ? undefined : safeReturnTo(returnTo, this.options.defaultReturnTo);
+    return safe === undefined ? this.options.routeLogin : `${this.options.routeLogin}?returnTo=${encodeURIComponent(safe)}`;
+  }
+
+  /** This provider's stored login in the session, or `undefined`. */
+  session(ctx: Context): UserLogin | undefined {
+    return readLogin(maybeSession(ctx), this.name);
+  }
+
+  /** Ends this provider's login in this session (locally; other providers' logins stay). Returns whether there was one. */
+  logout(ctx: Context): boolean {
+    const session = maybeSession(ctx);
+    return session ? removeLogin(session, this.name) : false;
+  }
+
+  /** Uses the refresh token to renew the stored tokens; `login_required` when that is refused. */
+  async refresh(ctx: Context): Promise<UserLogin> {
+    return refreshLogin(ctx, this.options, await this.#connection.get());
+  }
+
+  /** Calls the userinfo endpoint with the session's access token or a given one; the answer's `sub` must match. */
+  async userInfo(ctxOrToken: Context | string, options: UserInfoOptions = {}): Promise<UserInfoResponse> {
+    return fetchUserInfo(ctxOrToken, this.options, await this.#connection.get(), options);
+  }
+
+  /**
+   * Verifies a JWT signed by this provider: signature (JWKS, with the key rotation rule of
+   * {@link RemoteKeySet}), `alg`, `iss`, `aud`, `exp` (required), `nbf`. Returns the claims or
+   * throws an {@link OpenIDError} with code `invalid_token`.
+   */
+  async verifyToken(token: string, options: VerifyTokenOptions = {}): Promise<JWTPayload> {
+    const provider = await this.#connection.get();
+    return verifyJwt(token, provider.keys, accessTokenCheck(provider, this.options, options));
+  }
+
+  /** Middleware: a login of this provider is required (redirect for browsers, else 401 JSON). */
+  required(options: RequiredOptions = {}): Middleware {
+    return required(this, options);
+  }
+
+  /**
+   * Middleware for APIs: a valid `Authorization: Bearer` token of this provider is required
+   * (RFC 6750). Sets `ctx.state.user` and `ctx.state.openid` (`token: 'bearer'`).
+   */
+  bearer(options: BearerOptions = {}): Middleware {
+    return bearer(this, options);
+  }
+
+  /** Middleware: exposes a login of this provider in `ctx.state` when there is one. */
+  optional(): Middleware {
+    return optional(this);
+  }
+}

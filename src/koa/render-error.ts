@@ -1,0 +1,40 @@
+import type { Context } from 'koa';
+import type { OpenIDError } from '../errors.js';
+import type { HandleError } from '../options.js';
+import { debug } from '../debug.js';
+
+/** A browser navigation (it asks for HTML) rather than an API client. */
+export function wantsHtml(ctx: Context): boolean {
+  return (ctx.get('accept') || '').includes('text/html');
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** True once something has set a response (a body, a redirect, or a status other than the default 404). */
+export function responded(ctx: Context): boolean {
+  return ctx.body != null || ctx.status !== 404;
+}
+
+/**
+ * Answers `err`: the app's `handleError` hook first (when it sets no response, the default
+ * applies), else a small HTML page for browsers or `{ error, error_description }` JSON.
+ */
+export async function renderError(ctx: Context, err: OpenIDError, hook?: HandleError, home = '/'): Promise<void> {
+  debug('%s %s -> %d %s: %s', ctx.method, ctx.path, err.status, err.code, err.message);
+  ctx.set('Cache-Control', 'no-store');
+  if (hook) {
+    ctx.status = 404;
+    await hook(ctx, err);
+    if (responded(ctx)) return;
+  }
+  ctx.status = err.status;
+  if (wantsHtml(ctx)) {
+    ctx.type = 'html';
+    ctx.body =
+      `<!doctype html><meta charset="utf-8"><title>Login failed</title>` +
+      `<h1>Login failed</h1><p>${escapeHtml(err.message)}</p><p><code>${err.code}</code></p><p><a href="${escapeHtml(home)}">Home</a></p>`;
+  } else {
+    ctx.body = err.toJSON();
+  }
+}

@@ -1,0 +1,106 @@
+import type { Context } from 'koa';
+import * as client from 'openid-client';
+import { OpenIDError } from '../errors.js';
+import type { Provider } from '../provider/discovery.js';
+import { RESERVED_PARAMS, SCOPE_TOKEN, type ResolvedOptions } from '../options.js';
+import { safeReturnTo } from './return-to.js';
+import type { SessionData } from '../session/session-access.js';
+import { addTransaction, shortenNewSession } from './transactions.js';
+
+/** Options of `provider.login(ctx, options)`. */
+export interface LoginOptions {
+  /** Scopes asked for on top of the configured ones (progressive consent). */
+  scopes?: string[];
+  /** Same-origin path to land on afterwards. Anything else falls back to `defaultReturnTo`. */
+  returnTo?: string;
+  /** OpenID Connect `prompt`: `none`, `login`, `consent`, `select_account` (space separated). */
+  prompt?: string;
+  /** `max_age` in seconds; the ID token's `auth_time` is then checked. Overrides the configured one. */
+  maxAge?: number;
+  /** `acr_values`. */
+  acrValues?: string | string[];
+  /** `login_hint`. */
+  loginHint?: string;
+  /** Any other authorization request parameters (`ui_locales`, `audience`, ...). */
+  params?: Record<string, string>;
+}
+
+const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
+
+function checkLoginOptions(o: LoginOptions): void {
+  if (o.scopes !== undefined && (!Array.isArray(o.scopes) || !o.scopes.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s)))) {
+    throw new TypeError('login(): "scopes" must be an array of scope tokens');
+  }
+  if (o.prompt !== undefined && (typeof o.prompt !== 'string' || !o.prompt.split(' ').every((p) => PROMPTS.has(p)))) {
+    throw new TypeError('login(): "prompt" must be none, login, consent or select_account');
+  }
+  if (o.maxAge !== undefined && !(Number.isInteger(o.maxAge) && o.maxAge >= 0)) {
+    throw new TypeError('login(): "maxAge" must be a whole number of seconds');
+  }
+  for (const key of Object.keys(o.params ?? {})) {
+    if (RESERVED_PARAMS.has(key)) throw new TypeError(`login(): "params.${key}" is set by the library`);
+  }
+}
+
+/** The `redirect_uri`: the configured public origin, else this request's own origin, plus `routeAuth`. */
+export function redirectUri(ctx: Context, opts: ResolvedOptions): string {
+  if (opts.baseUrl) return new URL(opts.routeAuth, opts.baseUrl).href;
+  if (!ctx.host) throw new OpenIDError('invalid_request', 'the request has no Host header');
+  try {
+    return new URL(opts.routeAuth, `${ctx.protocol}://${ctx.host}`).href;
+  } catch {
+    throw new OpenIDError('invalid_request', 'the request\'s Host header is malformed');
+  }
+}
+
+/**
+ * Starts an authorization code login: a fresh `state`, `nonce` and PKCE S256 verifier, kept in the
+ * server-side session as a single-use transaction, and a redirect to the provider.
+ */
+export async function startLogin(ctx: Context, session: SessionData, opts: ResolvedOptions, provider: Provider, login: LoginOptions): Promise<void> {
+  checkLoginOptions(login);
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const verifier = client.randomPKCECodeVerifier();
+  const scope = [...new Set([...opts.scopes, ...(login.scopes ?? [])])].join(' ');
+  const maxAge = login.maxAge ?? opts.maxAge;
+  const redirect_uri = redirectUri(ctx, opts);
+  const acr = Array.isArray(login.acrValues) ? login.acrValues.join(' ') : login.acrValues;
+
+  const withCode = opts.responseType.startsWith('code');
+  const url = client.buildAuthorizationUrl(provider.config, {
+    ...opts.authorizationParams,
+    ...login.params,
+    redirect_uri,
+    scope,
+    state,
+    nonce,
+    response_type: opts.responseType,
+    ...(opts.responseMode === 'form_post' ? { response_mode: 'form_post' } : {}),
+    ...(withCode ? { code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' } : {}),
+    ...(login.prompt ? { prompt: login.prompt } : {}),
+    ...(maxAge !== undefined ? { max_age: String(maxAge) } : {}),
+    ...(acr ? { acr_values: acr } : {}),
+    ...(login.loginHint ? { login_hint: login.loginHint } : {}),
+  });
+
+  shortenNewSession(session, opts.loginTimeout * 1000);
+  addTransaction(
+    session,
+    state,
+    {
+      provider: opts.name,
+      verifier,
+      nonce,
+      redirectUri: redirect_uri,
+      returnTo: safeReturnTo(login.returnTo, opts.defaultReturnTo),
+      scope,
+      ...(maxAge !== undefined ? { maxAge } : {}),
+      createdAt: Date.now(),
+    },
+    opts.loginTimeout * 1000,
+    opts.maxPendingLogins,
+  );
+  ctx.set('Cache-Control', 'no-store');
+  ctx.redirect(url.href);
+}

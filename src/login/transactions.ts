@@ -1,0 +1,92 @@
+import type { SessionLike } from '../session/session-access.js';
+import { OpenIDError } from '../errors.js';
+
+/**
+ * A login in progress: created by the login route, consumed (once) by the callback. Kept in the
+ * server-side session under its `state`, so it is bound to this browser session and never
+ * visible to the browser. Short keys keep the session small.
+ */
+export interface Transaction {
+  /** Provider name that started it: a callback for another provider fails. */
+  provider: string;
+  /** PKCE code_verifier (RFC 7636). */
+  verifier: string;
+  nonce: string;
+  /** The exact redirect_uri sent in the authorization request (reused for the token request). */
+  redirectUri: string;
+  returnTo: string;
+  /** Scopes requested, space separated. */
+  scope: string;
+  /** max_age sent, if any (seconds). */
+  maxAge?: number;
+  /** Creation time, ms since the epoch. */
+  createdAt: number;
+}
+
+const PENDING_KEY = 'openid:pending';
+const LIFETIME_KEY = 'openid:maxAge';
+const STATE_SYNTAX = /^[A-Za-z0-9_-]{16,128}$/;
+
+function pending(session: SessionLike): Record<string, Transaction> {
+  const value = session[PENDING_KEY];
+  return typeof value === 'object' && value !== null ? (value as Record<string, Transaction>) : {};
+}
+
+function store(session: SessionLike, txs: Record<string, Transaction>): void {
+  if (Object.keys(txs).length) session[PENDING_KEY] = txs;
+  else delete session[PENDING_KEY];
+}
+
+/**
+ * Adds a transaction. Expired ones are dropped, and when `provider` already has `max` pending,
+ * its oldest are dropped so that at most `max` remain.
+ */
+export function addTransaction(session: SessionLike, state: string, tx: Transaction, ttlMs: number, max: number): void {
+  const now = Date.now();
+  const kept = Object.entries(pending(session)).filter(([, t]) => now - t.createdAt < ttlMs);
+  const mine = kept.filter(([, t]) => t.provider === tx.provider).sort(([, a], [, b]) => a.createdAt - b.createdAt);
+  const drop = new Set(mine.slice(0, Math.max(0, mine.length - max + 1)).map(([s]) => s));
+  store(session, Object.fromEntries([...kept.filter(([s]) => !drop.has(s)), [state, tx]]));
+}
+
+/**
+ * Removes and returns the transaction for `state`. Fails with `invalid_state` when the state is
+ * missing or malformed, unknown (never issued to this session, or already used), expired, or was
+ * issued for another provider (the transaction is consumed in every case but the first two).
+ */
+export function takeTransaction(session: SessionLike, state: unknown, provider: string, ttlMs: number): Transaction {
+  if (typeof state !== 'string' || !STATE_SYNTAX.test(state)) {
+    throw new OpenIDError('invalid_state', 'the callback has no valid "state" parameter');
+  }
+  const txs = pending(session);
+  const tx = Object.hasOwn(txs, state) ? txs[state] : undefined;
+  if (!tx) {
+    throw new OpenIDError('invalid_state', 'unknown or already used "state": start the login again');
+  }
+  const { [state]: _taken, ...rest } = txs;
+  store(session, rest);
+  if (tx.provider !== provider) {
+    throw new OpenIDError('invalid_state', '"state" was issued for another provider');
+  }
+  if (Date.now() - tx.createdAt >= ttlMs) {
+    throw new OpenIDError('invalid_state', 'the login took too long: start it again');
+  }
+  return tx;
+}
+
+/**
+ * A session that only exists because a login started (an anonymous visitor, maybe a bot) lives
+ * no longer than the login may take; the configured lifetime is restored when a login completes.
+ */
+export function shortenNewSession(session: SessionLike & { isNew?: boolean; maxAge?: number | 'session' }, ttlMs: number): void {
+  if (session.isNew !== true || typeof session.maxAge !== 'number' || session.maxAge <= ttlMs) return;
+  session[LIFETIME_KEY] = session.maxAge;
+  session.maxAge = ttlMs;
+}
+
+export function restoreSessionLifetime(session: SessionLike & { maxAge?: number | 'session' }): void {
+  const lifetime = session[LIFETIME_KEY];
+  if (typeof lifetime !== 'number') return;
+  delete session[LIFETIME_KEY];
+  session.maxAge = lifetime;
+}

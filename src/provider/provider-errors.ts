@@ -1,0 +1,61 @@
+import * as client from 'openid-client';
+import { debug } from '../debug.js';
+import { OpenIDError } from '../errors.js';
+
+const TOKEN_STEPS = new Set(['token request', 'refresh']);
+const ID_TOKEN_CODES = new Set(['OAUTH_JWT_CLAIM_COMPARISON_FAILED', 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED']);
+
+/**
+ * Maps what openid-client (or fetch) throws during a request to the provider onto an
+ * {@link OpenIDError}. Only codes and fixed messages are kept: provider text and tokens that
+ * openid-client attaches to its errors stay in `cause`, which is never rendered.
+ */
+export function fromProviderError(err: unknown, step: string): OpenIDError {
+  if (err instanceof OpenIDError) return err;
+  if (err instanceof client.AuthorizationResponseError) {
+    return new OpenIDError('provider_error', `the provider refused the login (${step})`, { cause: err, providerError: err.error });
+  }
+  if (err instanceof client.ResponseBodyError) {
+    const failed = err.status >= 500;
+    return new OpenIDError('token_request_failed', failed ? `the provider failed (${step})` : `the provider refused the request (${step})`, {
+      cause: err,
+      status: failed ? 502 : 400,
+      providerError: err.error,
+    });
+  }
+  if (err instanceof client.WWWAuthenticateChallengeError) {
+    return new OpenIDError('invalid_token', `the provider refused the access token (${step})`, { cause: err });
+  }
+  const code = (err as { code?: unknown })?.code;
+  // openid-client wraps oauth4webapi's precise error in a generic ClientError: read both messages.
+  const message = `${String((err as Error)?.message ?? '')} | ${String(((err as Error)?.cause as Error | undefined)?.message ?? '')}`;
+  const status = ((err as Error)?.cause as Response | undefined)?.status;
+  if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && typeof status === 'number' && status >= 500 && TOKEN_STEPS.has(step)) {
+    // openid-client raises ResponseBodyError for 4xx only; a 5xx of the token endpoint lands here.
+    return new OpenIDError('token_request_failed', `the provider failed (${step})`, { cause: err, status: 502 });
+  }
+  if (code === 'OAUTH_TIMEOUT' || (err as Error)?.name === 'TimeoutError') {
+    return new OpenIDError('provider_unavailable', `the provider did not answer in time (${step})`, { cause: err, status: 504 });
+  }
+  if (/"iss" \(issuer\) (response parameter|missing)|response parameter "iss"/.test(message)) {
+    return new OpenIDError('issuer_mismatch', 'the authorization response names another issuer, or none (RFC 9207)', { cause: err });
+  }
+  if (/body "sub" property/.test(message)) {
+    return new OpenIDError('userinfo_failed', 'the userinfo answer is not about the logged-in user', { cause: err });
+  }
+  if (/"state"/.test(message) && /response parameter/.test(message)) {
+    return new OpenIDError('invalid_state', 'the "state" response parameter does not match', { cause: err });
+  }
+  if (typeof code === 'string' && (ID_TOKEN_CODES.has(code) || /ID Token|JWT|"id_token"/.test(message))) {
+    const precise = ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
+    return new OpenIDError('invalid_id_token', `the ID token failed a check: ${safeReason(precise)}`, { cause: err });
+  }
+  debug('%s: provider request failed: %s %s', step, typeof code === 'string' ? code : '', message);
+  return new OpenIDError('provider_unavailable', `the provider could not be reached or sent an invalid answer (${step})`, { cause: err });
+}
+
+/** openid-client's messages name the check (`unexpected JWT "aud" (audience) claim value`); keep that, nothing else. */
+function safeReason(message: string): string {
+  const m = /^[\w "(),.:-]{1,120}$/.exec(message);
+  return m ? m[0] : 'see the logs';
+}

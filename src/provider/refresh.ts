@@ -1,0 +1,77 @@
+import type { Context } from 'koa';
+import * as client from 'openid-client';
+import type { Provider } from './discovery.js';
+import { OpenIDError } from '../errors.js';
+import { checkIdToken } from '../jwt/id-token.js';
+import { readLogin, removeLogin, writeLogin, type UserLogin } from '../session/login-record.js';
+import type { ResolvedOptions } from '../options.js';
+import { fromProviderError } from './provider-errors.js';
+import { sessionOf } from '../session/session-access.js';
+import { TokenCache } from '../api/token-cache.js';
+
+/** Refresh grants in flight, by refresh token hash: concurrent requests of one user share one grant. */
+const inflight = new Map<string, Promise<client.TokenEndpointResponse>>();
+
+/**
+ * One refresh grant per refresh token at a time in this process. Two requests that find the same
+ * expired token would otherwise both spend it: with rotating refresh tokens the second is refused
+ * (and may count as reuse, RFC 9700 §4.14.2) and would log the user out.
+ */
+function sharedGrant(provider: Provider, refreshToken: string): Promise<client.TokenEndpointResponse> {
+  const key = TokenCache.key(refreshToken);
+  let grant = inflight.get(key);
+  if (!grant) {
+    grant = client.refreshTokenGrant(provider.config, refreshToken).finally(() => inflight.delete(key));
+    inflight.set(key, grant);
+  }
+  return grant;
+}
+
+/**
+ * Uses the stored refresh token to get new tokens. A new ID token must pass every check and name
+ * the same `sub` (OpenID Connect Core §12.2; openid-client does not compare it). A refused refresh
+ * token ends the login: it is removed and `login_required` is thrown.
+ */
+export async function refreshLogin(ctx: Context, opts: ResolvedOptions, provider: Provider): Promise<UserLogin> {
+  const session = sessionOf(ctx);
+  const login = readLogin(session, opts.name);
+  if (!login) throw new OpenIDError('login_required', 'log in first');
+  const refreshToken = login.tokens.refreshToken;
+  if (!refreshToken) throw new OpenIDError('login_required', 'the login has no refresh token: log in again');
+  let tokens: client.TokenEndpointResponse;
+  try {
+    tokens = await sharedGrant(provider, refreshToken);
+  } catch (err) {
+    const mapped = fromProviderError(err, 'refresh');
+    if (mapped.code === 'token_request_failed' && mapped.status === 400) {
+      removeLogin(session, opts.name);
+      throw new OpenIDError('login_required', 'the provider refused the refresh token: log in again', {
+        cause: err,
+        ...(mapped.providerError ? { providerError: mapped.providerError } : {}),
+      });
+    }
+    throw mapped;
+  }
+  const claims = tokens.id_token
+    ? await checkIdToken(provider, opts, tokens.id_token, {
+        sub: login.claims.sub,
+        ...(typeof login.claims.auth_time === 'number' ? { authTime: login.claims.auth_time } : {}),
+      })
+    : login.claims;
+  const now = Math.floor(Date.now() / 1000);
+  const { expiresAt: _old, ...rest } = login;
+  const updated: UserLogin = {
+    ...rest,
+    claims,
+    ...(typeof tokens.expires_in === 'number' ? { expiresAt: now + tokens.expires_in } : {}),
+    ...(tokens.scope ? { scopes: tokens.scope.split(' ').filter(Boolean) } : {}),
+    tokens: {
+      accessToken: tokens.access_token,
+      tokenType: tokens.token_type,
+      refreshToken: tokens.refresh_token ?? refreshToken,
+      ...(tokens.id_token ?? login.tokens.idToken ? { idToken: tokens.id_token ?? login.tokens.idToken } : {}),
+    },
+  };
+  writeLogin(session, opts.name, updated);
+  return updated;
+}

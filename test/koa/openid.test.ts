@@ -1,0 +1,322 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Koa from 'koa';
+import Router from '@koa/router';
+import { OpenID, isOpenIDError } from '../../src/index.js';
+import { login, startFixture, type Fixture } from '../support/fixture.js';
+import type { Browser } from '../support/http-client.js';
+
+function sessionCookie(browser: Browser, base: string): string | undefined {
+  const jar = browser.cookies(base);
+  const name = Object.keys(jar).find((n) => !n.endsWith('.sig'));
+  return name ? jar[name] : undefined;
+}
+
+describe('OpenID with two providers', () => {
+  let fx: Fixture;
+
+  before(async () => {
+    fx = await startFixture([{ name: 'alpha' }, { name: 'beta' }], (app, { alpha, beta }) => {
+      const router = new Router();
+      router.get('/private', alpha!.required(), (ctx) => {
+        ctx.body = { sub: ctx.state.user?.sub, openid: ctx.state.openid };
+      });
+      router.get('/api', alpha!.required({ redirect: false }), (ctx) => {
+        ctx.body = { ok: true };
+      });
+      router.get('/more', (ctx) => alpha!.login(ctx, { scopes: ['email'], returnTo: '/me' }));
+      router.get('/ui', alpha!.required(), async (ctx) => {
+        try {
+          ctx.body = await alpha!.userInfo(ctx);
+        } catch (err) {
+          if (!isOpenIDError(err)) throw err;
+          await alpha!.renderError(ctx, err);
+        }
+      });
+      router.get('/impersonate', (ctx) => {
+        // Simulates a session whose user differs from the access token's owner.
+        const logins = (ctx.session as Record<string, any>).openid;
+        logins.alpha.claims = { ...logins.alpha.claims, sub: 'mallory' };
+        ctx.body = 'ok';
+      });
+      router.post('/logout/:name', (ctx) => {
+        const provider = ctx.params.name === 'alpha' ? alpha! : beta!;
+        ctx.body = { removed: provider.logout(ctx) };
+      });
+      app.use(router.routes());
+      app.use(alpha!.optional());
+      app.use(async (ctx) => {
+        ctx.body = {
+          path: ctx.path,
+          search: ctx.search,
+          alpha: alpha!.session(ctx)?.claims.sub ?? null,
+          beta: beta!.session(ctx)?.claims.sub ?? null,
+          alphaScopes: alpha!.session(ctx)?.scopes ?? null,
+          user: ctx.state.user?.sub ?? null,
+        };
+      });
+    });
+  });
+  after(() => fx.close());
+
+  test('logs in with both providers in one session, tokens stay on the server', async () => {
+    const b = fx.browser();
+    const first = await login(b, fx, 'alpha', '/me');
+    assert.equal(first.status, 200);
+    assert.equal(new URL(first.url).pathname, '/me');
+    assert.deepEqual(JSON.parse(first.body), { path: '/me', search: '', alpha: 'alice', beta: null, alphaScopes: ['openid', 'profile'], user: 'alice' });
+
+    fx.ops.beta!.setAccount('bob');
+    const second = await login(b, fx, 'beta', '/me');
+    assert.deepEqual(JSON.parse(second.body), { path: '/me', search: '', alpha: 'alice', beta: 'bob', alphaScopes: ['openid', 'profile'], user: 'alice' });
+
+    // The browser holds an opaque id and its signature; the tokens are in Redis only.
+    const jar = b.cookies(fx.base);
+    assert.deepEqual(Object.keys(jar).length, 2);
+    const id = sessionCookie(b, fx.base)!;
+    assert.ok(id.length < 100 && !id.includes('.'), 'the cookie is an id, not data');
+    const keys = await fx.sessionKeys();
+    const stored = JSON.parse((await fx.redis.get(keys.find((k) => k.endsWith(id))!))!);
+    assert.equal(typeof stored.openid.alpha.tokens.accessToken, 'string');
+    assert.equal(typeof stored.openid.beta.tokens.idToken, 'string');
+    assert.equal(stored.openid.beta.claims.sub, 'bob');
+    fx.ops.beta!.setAccount('alice');
+  });
+
+  test('progressive consent adds scopes; the union is recorded', async () => {
+    const b = fx.browser();
+    await login(b, fx, 'alpha');
+    const { response } = await b.follow(`${fx.base}/more`);
+    const body = await response.json();
+    assert.equal(body.alpha, 'alice');
+    assert.deepEqual([...body.alphaScopes].sort(), ['email', 'openid', 'profile']);
+    const info = await (await b.get(`${fx.base}/ui`)).json();
+    assert.equal(info.sub, 'alice');
+    assert.equal(info.email, 'alice@example.test', 'the email scope was granted');
+  });
+
+  test('required() redirects browsers, answers 401 JSON otherwise; optional() continues', async () => {
+    const b = fx.browser();
+    const html = await b.get(`${fx.base}/private?x=1`, { headers: { accept: 'text/html,application/xhtml+xml' } });
+    assert.equal(html.status, 302);
+    assert.equal(html.headers.get('location'), '/openid/alpha/login?returnTo=%2Fprivate%3Fx%3D1');
+
+    const json = await b.get(`${fx.base}/private`, { headers: { accept: 'application/json' } });
+    assert.equal(json.status, 401);
+    assert.equal((await json.json()).error, 'login_required');
+
+    const noRedirect = await b.get(`${fx.base}/api`, { headers: { accept: 'text/html' } });
+    assert.equal(noRedirect.status, 401);
+
+    const open = await b.get(`${fx.base}/anything`);
+    assert.equal((await open.json()).user, null);
+
+    // After logging in through the redirect, the browser lands where it wanted to go.
+    const { response } = await b.follow(`${fx.base}/private?x=1`, { headers: { accept: 'text/html' } });
+    const body = await response.json();
+    assert.equal(body.sub, 'alice');
+    assert.deepEqual(Object.keys(body.openid).sort(), ['claims', 'expiresAt', 'provider', 'scopes', 'token']);
+    assert.equal((await b.get(`${fx.base}/api`)).status, 200);
+  });
+
+  test('the session id changes when a login completes; the old one is gone', async () => {
+    const b = fx.browser();
+    await b.get(`${fx.base}/openid/alpha/login`);
+    const before = sessionCookie(b, fx.base);
+    assert.ok(before, 'starting a login created a session');
+    const keysBefore = await fx.sessionKeys();
+    assert.ok(keysBefore.some((k) => k.endsWith(before)));
+    await login(b, fx, 'alpha');
+    const afterLogin = sessionCookie(b, fx.base);
+    assert.ok(afterLogin && afterLogin !== before);
+    const keysAfter = await fx.sessionKeys();
+    assert.ok(!keysAfter.some((k) => k.endsWith(before)), 'the pre-login session was destroyed');
+  });
+
+  test('returnTo keeps same-origin paths and drops anything else', async () => {
+    const b = fx.browser();
+    const ok = await login(b, fx, 'alpha', '/x/y?z=1');
+    assert.equal(new URL(ok.url).pathname + new URL(ok.url).search, '/x/y?z=1');
+    for (const evil of ['//evil.example/', 'https://evil.example/', '/\\evil.example']) {
+      const res = await login(fx.browser(), fx, 'alpha', evil);
+      assert.equal(new URL(res.url).origin, fx.base);
+      assert.equal(new URL(res.url).pathname, '/');
+    }
+  });
+
+  test('two logins started in two tabs both complete', async () => {
+    const b = fx.browser();
+    const one = await b.get(`${fx.base}/openid/alpha/login?returnTo=/one`);
+    const two = await b.get(`${fx.base}/openid/alpha/login?returnTo=/two`);
+    assert.equal(one.status, 302);
+    assert.equal(two.status, 302);
+    const secondDone = await b.follow(two.headers.get('location')!);
+    assert.equal((await secondDone.response.json()).path, '/two');
+    const firstDone = await b.follow(one.headers.get('location')!);
+    assert.equal((await firstDone.response.json()).path, '/one');
+  });
+
+  test('a replayed callback, a missing state and another provider\'s state all fail with 400', async () => {
+    const b = fx.browser();
+    const { urls } = await b.follow(`${fx.base}/openid/alpha/login`);
+    const callback = urls.find((u) => u.includes('/openid/alpha/auth?'))!;
+    const replay = await b.get(callback);
+    assert.equal(replay.status, 400);
+    assert.equal((await replay.json()).error, 'invalid_state');
+
+    const missing = await b.get(`${fx.base}/openid/alpha/auth?code=abc`);
+    assert.equal(missing.status, 400);
+    assert.equal((await missing.json()).error, 'invalid_state');
+
+    const start = await b.get(`${fx.base}/openid/beta/login`);
+    const state = new URL(start.headers.get('location')!).searchParams.get('state')!;
+    const crossed = await b.get(`${fx.base}/openid/alpha/auth?code=abc&state=${state}`);
+    assert.equal(crossed.status, 400);
+    assert.match((await crossed.json()).error_description, /another provider/);
+  });
+
+  test('bad callback input answers 4xx with a stable code, never a 500, never a token', async () => {
+    const b = fx.browser();
+    const stateOf = async () => new URL((await b.get(`${fx.base}/openid/alpha/login`)).headers.get('location')!).searchParams.get('state')!;
+    // Each case gets a fresh login (at most 5 may be pending per provider: older ones are dropped).
+    const iss = encodeURIComponent(fx.ops.alpha!.issuer);
+    const cases: Array<[(state: string) => string, number, string]> = [
+      [(st) => `error=access_denied&error_description=<script>x</script>&state=${st}&iss=${iss}`, 400, 'provider_error'],
+      [(st) => `error=access_denied&state=${st}`, 400, 'issuer_mismatch'],
+      [(st) => `state=${st}&iss=${iss}`, 400, 'invalid_request'],
+      [(st) => `code=a&code=b&state=${st}`, 400, 'invalid_request'],
+      [(st) => `code=${'x'.repeat(5000)}&state=${st}`, 400, 'invalid_request'],
+      [(st) => `code=not-a-real-code&state=${st}`, 400, 'issuer_mismatch'],
+      [(st) => `code=not-a-real-code&state=${st}&iss=${iss}`, 400, 'token_request_failed'],
+      [() => `code=x&state=%00%ff%fe`, 400, 'invalid_state'],
+      [() => `code=x&state[]=1`, 400, 'invalid_state'],
+    ];
+    for (const [query, status, code] of cases) {
+      const url = `${fx.base}/openid/alpha/auth?${query(await stateOf())}`;
+      const res = await b.get(url, { headers: { accept: 'application/json' } });
+      const body = await res.json();
+      assert.equal(res.status, status, url);
+      assert.equal(body.error, code, url);
+      assert.doesNotMatch(JSON.stringify(body), /<script>|secret-value/);
+    }
+    const denied = await b.get(`${fx.base}/openid/alpha/auth?error=access_denied&state=${await stateOf()}&iss=${iss}`, { headers: { accept: 'application/json' } });
+    assert.equal((await denied.json()).provider_error, 'access_denied');
+    const page = await b.get(`${fx.base}/openid/alpha/auth?error=x`, { headers: { accept: 'text/html' } });
+    assert.equal(page.status, 400);
+    assert.match(page.headers.get('content-type')!, /html/);
+    const tooBig = await b.get(`${fx.base}/openid/alpha/auth?${'a=1&'.repeat(2500)}`);
+    assert.equal(tooBig.status, 414);
+  });
+
+  test('userInfo checks the sub against the logged-in user', async () => {
+    const b = fx.browser();
+    await login(b, fx, 'alpha');
+    assert.equal((await b.get(`${fx.base}/ui`)).status, 200);
+    await b.get(`${fx.base}/impersonate`);
+    const res = await b.get(`${fx.base}/ui`);
+    assert.equal(res.status, 502);
+    assert.equal((await res.json()).error, 'userinfo_failed');
+  });
+
+  test('logout of one provider keeps the other', async () => {
+    const b = fx.browser();
+    await login(b, fx, 'alpha');
+    await login(b, fx, 'beta');
+    const out = await b.post(`${fx.base}/logout/alpha`, {});
+    assert.deepEqual(await out.json(), { removed: true });
+    const me = await (await b.get(`${fx.base}/me`)).json();
+    assert.equal(me.alpha, null);
+    assert.equal(me.beta, 'alice');
+  });
+
+  test('no discovery or JWKS fetch per request; an unchanged session is not rewritten', async () => {
+    const b = fx.browser();
+    await login(b, fx, 'alpha');
+    const seen: string[] = [];
+    fx.ops.alpha!.provider.use(async (ctx, next) => {
+      seen.push(ctx.path);
+      await next();
+    });
+    const writesBefore = await commandCount(fx, 'set');
+    for (let i = 0; i < 10; i++) assert.equal((await b.get(`${fx.base}/private`)).status, 200);
+    assert.deepEqual(seen, []);
+    assert.equal(await commandCount(fx, 'set'), writesBefore);
+  });
+
+  test('a session that only exists for a pending login lives no longer than the login may take', async () => {
+    const b = fx.browser();
+    await b.get(`${fx.base}/openid/alpha/login`);
+    const key = (await fx.sessionKeys()).find((k) => k.endsWith(sessionCookie(b, fx.base)!))!;
+    const pending = await fx.redis.pttl(key);
+    assert.ok(pending > 0 && pending <= 610_000 + 10_000, `pttl ${pending}`);
+    await login(b, fx, 'alpha');
+    const loggedIn = (await fx.sessionKeys()).find((k) => k.endsWith(sessionCookie(b, fx.base)!))!;
+    assert.ok((await fx.redis.pttl(loggedIn)) > 23 * 3600 * 1000, 'the configured lifetime is back after the login');
+  });
+
+  test('a malformed Host header is a 400, not a 500', async () => {
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`${fx.base}/openid/alpha/login`, { headers: { host: 'a:b:c' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 400);
+  });
+});
+
+async function commandCount(fx: Fixture, command: string): Promise<number> {
+  const info = await fx.redis.info('commandstats');
+  const m = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info);
+  return m ? Number(m[1]) : 0;
+}
+
+describe('setup', () => {
+  test('two providers with the same name or routes are a TypeError', () => {
+    const app = new Koa();
+    const opts = { clientId: 'c', configuration: 'https://op.example/.well-known/openid-configuration' };
+    new OpenID(app, { ...opts, name: 'one' });
+    assert.throws(() => new OpenID(app, { ...opts, name: 'one' }), TypeError);
+    assert.throws(() => new OpenID(app, { ...opts, name: 'two', routeAuth: '/openid/one/auth' }), /already used/);
+    // Another app is independent.
+    new OpenID(new Koa(), { ...opts, name: 'one' });
+  });
+
+  test('a cookie-only session is refused: tokens never go into a cookie', async () => {
+    const { default: session } = await import('koa-session');
+    const app = new Koa();
+    app.keys = ['k'];
+    app.use(session(app));
+    new OpenID(app, { name: 'c', clientId: 'c', configuration: 'https://op.example/.well-known/openid-configuration' });
+    const errors: Error[] = [];
+    app.on('error', (err: Error) => errors.push(err));
+    app.silent = true;
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/openid/c/login`);
+      assert.equal(res.status, 500);
+      assert.match(errors[0]!.message, /server-side session/);
+    } finally {
+      server.close();
+    }
+  });
+
+  test('unknown options are refused; routes: false registers no route', () => {
+    assert.throws(() => new OpenID(new Koa(), { name: 'x', clientId: 'c', configuration: 'https://op.example/', clientSecrett: 's' } as never), /unknown option "clientSecrett"/);
+    const router = new Router();
+    new OpenID(router, { name: 'api', clientId: 'c', configuration: 'https://op.example/', routes: false });
+    assert.equal(router.stack.length, 0);
+  });
+
+  test('a @koa/router Router is accepted in place of the app', () => {
+    const router = new Router();
+    new OpenID(router, { name: 'r', clientId: 'c', configuration: 'https://op.example/.well-known/openid-configuration' });
+    const paths = router.stack.map((layer) => `${layer.methods.join(',')} ${layer.path}`);
+    assert.ok(paths.includes('HEAD,GET /openid/r/login'), paths.join('; '));
+    assert.ok(paths.some((p) => p.startsWith('POST') && p.endsWith('/openid/r/auth')));
+  });
+});
