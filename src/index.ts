@@ -5,6 +5,5 @@ export type { LoginOptions } from './login/authorize.js';
 export type { RequiredOptions } from './koa/guards.js';
 export type { BearerOptions } from './api/bearer.js';
 export type { UserInfoOptions } from './provider/userinfo.js';
-export type { UserLogin } from './session/login-record.js';
-export type { OpenIDState } from './state.js';
+export type { OpenIDState, UserLogin } from './state.js';
 export * from './session/index.js';

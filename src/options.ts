@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { isAsymmetricAlgorithm } from './jwt/jws-signature.js';
+import { isAsymmetricAlgorithm } from './jws-algorithms.js';
 import { parseOptions } from './parse-options.js';
 import type { Context } from 'koa';
 import type { OpenIDError } from './errors.js';
-import type { UserLogin } from './session/login-record.js';
+import type { UserLogin } from './state.js';
 
 /** What `handleUserLogin` receives once a login has been fully validated and stored. */
 export interface LoginResult extends UserLogin {

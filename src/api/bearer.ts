@@ -3,7 +3,7 @@ import type { JWTPayload } from 'jose';
 import { bearerChallenge, readBearer } from './bearer-header.js';
 import type { Provider } from '../provider/discovery.js';
 import { OpenIDError, isOpenIDError } from '../errors.js';
-import { isJwsAlgorithm } from '../jwt/jws-signature.js';
+import { isJwsAlgorithm } from '../jws-algorithms.js';
 import { introspect } from '../provider/introspection.js';
 import { SCOPE_TOKEN, type ResolvedOptions } from '../options.js';
 import { missingScopes, tokenScopes } from '../jwt/scopes.js';

@@ -1,8 +1,14 @@
 import type { JWTPayload } from 'jose';
-import type { Provider } from '../provider/discovery.js';
 import { OpenIDError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
-import { verifyJwt } from './verify-jwt.js';
+import { verifyJwt, type KeySource } from './verify-jwt.js';
+
+/** What an ID token is checked against: the provider's issuer, keys and accepted algorithms. */
+export interface IdTokenIssuer {
+  issuer: string;
+  keys: KeySource;
+  idTokenAlgorithms: string[];
+}
 
 export interface IdTokenExpectations {
   /** The nonce of the login (required for logins; absent in refresh responses, Core §12.2). */
@@ -21,8 +27,8 @@ export interface IdTokenExpectations {
  * `alg` from the allowed list, `iss`, `aud`, `azp`, `exp`, `iat`, `sub`, `nonce`, `auth_time`.
  */
 export async function checkIdToken(
-  provider: Provider,
-  opts: ResolvedOptions,
+  provider: IdTokenIssuer,
+  opts: Pick<ResolvedOptions, 'clientId' | 'clockTolerance'>,
   idToken: unknown,
   expect: IdTokenExpectations,
 ): Promise<JWTPayload & { sub: string }> {

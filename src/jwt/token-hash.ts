@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { tokenHashDigest } from './jws-signature.js';
+import { tokenHashDigest } from '../jws-algorithms.js';
 
 /**
  * `at_hash` / `c_hash` (OpenID Connect Core §3.2.2.9, §3.3.2.11): the left half of the hash of the

@@ -1,8 +1,16 @@
 import type { JWSHeaderParameters, JWTPayload } from 'jose';
 import { claimsProblem, decodeJsonObject, type ClaimRules } from './claims.js';
 import { OpenIDError, type OpenIDErrorCode } from '../errors.js';
-import type { RemoteKeySet } from '../provider/jwks.js';
 import { verifySignature, type VerifyKey } from './jws-signature.js';
+import type { KeyObject } from 'node:crypto';
+
+/** Where a token's verification keys come from: the provider's key set (provider/jwks.ts). */
+export interface KeySource {
+  /** The keys already known for this header, synchronously, or `undefined` when {@link candidates} must be asked. */
+  known(header: JWSHeaderParameters): KeyObject[] | undefined;
+  /** The keys that may have signed a JWS with this header (fetching them when needed). */
+  candidates(header: JWSHeaderParameters): Promise<KeyObject[]>;
+}
 
 export interface JwtCheck {
   issuer: string;
@@ -148,7 +156,7 @@ function parseJws(token: unknown, check: JwtCheck): ParsedJws {
 }
 
 /** The keys to try without fetching anything: the client secret for `HS*`, else the JWKS keys already known (or `undefined`). */
-function keysAtHand(jws: ParsedJws, keys: RemoteKeySet, check: JwtCheck): VerifyKey[] | undefined {
+function keysAtHand(jws: ParsedJws, keys: KeySource, check: JwtCheck): VerifyKey[] | undefined {
   // An HMAC token is only ever checked with the client secret: a public key is never an HMAC key.
   if (/^HS/.test(jws.alg)) return check.hmacSecret ? [check.hmacSecret] : [];
   return keys.known(jws.header);
@@ -189,7 +197,7 @@ function verifyWith(jws: ParsedJws, candidates: VerifyKey[], check: JwtCheck): J
  * The signature is checked with node:crypto (jws-signature.ts), synchronously, and the claims by
  * claims.ts, with the rules of jose's `jwtVerify`.
  */
-export async function verifyJwt(token: unknown, keys: RemoteKeySet, check: JwtCheck): Promise<JWTPayload> {
+export async function verifyJwt(token: unknown, keys: KeySource, check: JwtCheck): Promise<JWTPayload> {
   const jws = parseJws(token, check);
   return verifyWith(jws, keysAtHand(jws, keys, check) ?? (await keys.candidates(jws.header)), check);
 }
@@ -198,7 +206,7 @@ export async function verifyJwt(token: unknown, keys: RemoteKeySet, check: JwtCh
  * {@link verifyJwt} without waiting: the payload, or `undefined` when the token's key is not known
  * yet (then `verifyJwt` fetches it). Throws like `verifyJwt` rejects.
  */
-export function verifyJwtNow(token: string, keys: RemoteKeySet, check: JwtCheck): JWTPayload | undefined {
+export function verifyJwtNow(token: string, keys: KeySource, check: JwtCheck): JWTPayload | undefined {
   const jws = parseJws(token, check);
   const candidates = keysAtHand(jws, keys, check);
   return candidates && verifyWith(jws, candidates, check);

@@ -2,10 +2,10 @@ import type { Context, Middleware, Next } from 'koa';
 import { BearerVerifier, authenticateBearer, type BearerHost, type BearerOptions } from '../api/bearer.js';
 import { bearerChallenge } from '../api/bearer-header.js';
 import { OpenIDError } from '../errors.js';
-import { readLogin, type UserLogin } from '../session/login-record.js';
+import { readLogin } from '../session/login-record.js';
 import { maybeSession } from '../session/session-access.js';
-import type { OpenIDState } from '../state.js';
-import { wantsHtml } from './render-error.js';
+import type { OpenIDState, UserLogin } from '../state.js';
+import { wantsHtml } from '../respond.js';
 
 export interface RequiredOptions {
   /**

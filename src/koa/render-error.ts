@@ -2,19 +2,8 @@ import type { Context } from 'koa';
 import type { OpenIDError } from '../errors.js';
 import type { HandleError } from '../options.js';
 import { debug } from '../debug.js';
+import { escapeHtml, responded, wantsHtml } from '../respond.js';
 
-/** A browser navigation (it asks for HTML) rather than an API client. */
-export function wantsHtml(ctx: Context): boolean {
-  return (ctx.get('accept') || '').includes('text/html');
-}
-
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-/** True once something has set a response (a body, a redirect, or a status other than the default 404). */
-export function responded(ctx: Context): boolean {
-  return ctx.body != null || ctx.status !== 404;
-}
 
 /**
  * Answers `err`: the app's `handleError` hook first (when it sets no response, the default

@@ -1,11 +1,10 @@
 import type { Context } from 'koa';
 import { randomBytes } from 'node:crypto';
+import { escapeHtml as escape } from '../respond.js';
 
 /** The field that marks a form_post callback we re-posted ourselves. */
 export const RESUBMIT_FIELD = 'koa_session_openid_resubmit';
 
-const escape = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /**
  * `response_mode=form_post` arrives as a cross-site POST from the provider, which carries no

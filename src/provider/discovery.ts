@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import { debug } from '../debug.js';
 import { OpenIDError } from '../errors.js';
 import { RemoteKeySet } from './jwks.js';
-import { isAsymmetricAlgorithm } from '../jwt/jws-signature.js';
+import { isAsymmetricAlgorithm } from '../jws-algorithms.js';
 import type { ResolvedOptions } from '../options.js';
 
 /** Everything learnt from the provider's discovery document, ready to use. */

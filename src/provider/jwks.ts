@@ -2,7 +2,9 @@ import type { JWK, JWSHeaderParameters } from 'jose';
 import type { KeyObject } from 'node:crypto';
 import { debug } from '../debug.js';
 import { OpenIDError } from '../errors.js';
-import { importVerifyKey, jwkSuits } from '../jwt/jws-signature.js';
+import { jwkSuits } from '../jws-algorithms.js';
+import { importVerifyKey } from '../jwt/jws-signature.js';
+import type { KeySource } from '../jwt/verify-jwt.js';
 
 export interface KeySetOptions {
   /** Per-fetch timeout (ms). */
@@ -53,7 +55,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  *    failing, it is retried at most once per `cooldownMs` too.
  * 5. A key that cannot be imported (malformed JWK) is skipped.
  */
-export class RemoteKeySet {
+export class RemoteKeySet implements KeySource {
   readonly url: URL;
   readonly #opts: KeySetOptions;
   #keys: JWK[] | undefined;

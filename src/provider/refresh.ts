@@ -1,13 +1,14 @@
 import type { Context } from 'koa';
+import { hash } from 'node:crypto';
 import * as client from 'openid-client';
 import type { Provider } from './discovery.js';
 import { OpenIDError } from '../errors.js';
 import { checkIdToken } from '../jwt/id-token.js';
-import { readLogin, removeLogin, writeLogin, type UserLogin } from '../session/login-record.js';
+import { readLogin, removeLogin, writeLogin } from '../session/login-record.js';
+import type { UserLogin } from '../state.js';
 import type { ResolvedOptions } from '../options.js';
 import { fromProviderError } from './provider-errors.js';
 import { sessionOf } from '../session/session-access.js';
-import { TokenCache } from '../api/token-cache.js';
 
 /** Refresh grants in flight, by refresh token hash: concurrent requests of one user share one grant. */
 const inflight = new Map<string, Promise<client.TokenEndpointResponse>>();
@@ -18,7 +19,7 @@ const inflight = new Map<string, Promise<client.TokenEndpointResponse>>();
  * (and may count as reuse, RFC 9700 §4.14.2) and would log the user out.
  */
 function sharedGrant(provider: Provider, refreshToken: string): Promise<client.TokenEndpointResponse> {
-  const key = TokenCache.key(refreshToken);
+  const key = hash('sha256', refreshToken, 'base64url');
   let grant = inflight.get(key);
   if (!grant) {
     grant = client.refreshTokenGrant(provider.config, refreshToken).finally(() => inflight.delete(key));

@@ -1,27 +1,5 @@
 import type { SessionLike } from './session-access.js';
-import type { JWTPayload } from 'jose';
-
-/**
- * One provider's login as kept in the server-side session. Tokens live only here (in the session
- * store), never in a cookie. Times are absolute, in seconds since the epoch, so the record
- * survives JSON.
- */
-export interface UserLogin {
-  /** The validated ID token claims. */
-  claims: JWTPayload & { sub: string };
-  /** The scopes granted so far (the union over progressive-consent logins of the same user). */
-  scopes: string[];
-  /** When the access token expires (seconds since the epoch), when the provider said. */
-  expiresAt?: number;
-  /** When this login completed (seconds since the epoch). */
-  loggedInAt: number;
-  tokens: {
-    accessToken?: string;
-    tokenType?: string;
-    refreshToken?: string;
-    idToken?: string;
-  };
-}
+import type { UserLogin } from '../state.js';
 
 const LOGINS_KEY = 'openid';
 
