@@ -23,6 +23,8 @@ export type OpenIDErrorCode =
   | 'invalid_token'
   /** The token is valid but lacks a required scope. (403) */
   | 'insufficient_scope'
+  /** The login is valid, but a `check` of this route refused it. (403) */
+  | 'forbidden'
   /** The userinfo answer is not about the logged-in user (`sub` differs), or is malformed. (502) */
   | 'userinfo_failed'
   /** The provider could not be reached, answered with a server error (502), or timed out (504). */
@@ -41,6 +43,7 @@ export const ERROR_STATUS: Readonly<Record<OpenIDErrorCode, number>> = Object.fr
   login_required: 401,
   invalid_token: 401,
   insufficient_scope: 403,
+  forbidden: 403,
   userinfo_failed: 502,
   provider_unavailable: 502,
   discovery_failed: 503,

@@ -1,26 +1,50 @@
 import type { Context, Middleware, Next } from 'koa';
-import { BearerVerifier, authenticateBearer, type BearerHost, type BearerOptions } from '../api/bearer.js';
+import type { JWTPayload } from 'jose';
+import { z } from 'zod';
+import { BearerOptionsSchema, BearerVerifier, authenticateBearer, type BearerHost, type BearerOptions } from '../api/bearer.js';
 import { bearerChallenge } from '../api/bearer-header.js';
 import { OpenIDError } from '../errors.js';
+import { missingScopes } from '../jwt/scopes.js';
+import { SCOPE_TOKEN } from '../options.js';
+import { parseOptions } from '../parse-options.js';
+import { wantsHtml } from '../respond.js';
 import { readLogin } from '../session/login-record.js';
 import { maybeSession } from '../session/session-access.js';
 import type { OpenIDState, UserLogin } from '../state.js';
-import { wantsHtml } from '../respond.js';
 
-export interface RequiredOptions {
+/** A rule over a verified login's claims: return `false` (or throw an `OpenIDError`) to refuse it. */
+export type ClaimsCheck = (claims: JWTPayload, ctx: Context) => boolean | void | Promise<boolean | void>;
+
+const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `must be a function (${what})` });
+
+/** Options of `provider.required(options)`: one schema, checked at setup. */
+export const RequiredOptionsSchema = z.strictObject({
   /**
    * Also accept an `Authorization: Bearer` token of this provider (`true`, or the bearer options):
    * one route then serves the browser app (session) and API clients (token). A request that sends
-   * a token is judged by the token alone. Default `false`.
+   * a token is judged by the token alone. The `scopes` and `check` given here apply to session
+   * logins too: a route is never guarded on one path only. Default `false`.
    */
-  bearer?: boolean | BearerOptions;
+  bearer: z.union([z.boolean(), BearerOptionsSchema]).optional(),
   /**
    * Send browsers (a GET or HEAD whose `Accept` includes `text/html`) to the login route with
    * `returnTo` set to this URL. When `false`, every caller gets `401 {"error":"login_required"}`.
    * Default `true`.
    */
-  redirect?: boolean;
-}
+  redirect: z.boolean().default(true),
+  /**
+   * Scopes every login must hold: a session login's recorded scopes, a bearer token's `scope`/`scp`.
+   * Missing one: `403 insufficient_scope`. Default: none.
+   */
+  scopes: z.array(z.string().regex(SCOPE_TOKEN, { message: 'scope tokens must be printable, without spaces' })).optional(),
+  /**
+   * A rule over the login's claims (ID-token claims of a session login, access-token claims of a
+   * bearer token): return `false` to refuse. A session login refused this way: `403 forbidden`.
+   */
+  check: fn<ClaimsCheck>('check').optional(),
+});
+
+export type RequiredOptions = z.input<typeof RequiredOptionsSchema>;
 
 export interface GuardHost extends BearerHost {
   readonly name: string;
@@ -39,22 +63,42 @@ export function exposeLogin(ctx: Context, name: string): UserLogin | undefined {
   return login;
 }
 
+/** Both rules in one: `undefined` when neither is given. */
+function bothChecks(a: ClaimsCheck | undefined, b: ClaimsCheck | undefined): ClaimsCheck | undefined {
+  if (!a || !b) return a ?? b;
+  return async (claims, ctx) => (await a(claims, ctx)) !== false && (await b(claims, ctx)) !== false;
+}
+
 /**
  * A login of this provider is required. A login counts while the session holds it: the session's
  * own lifetime bounds it, not the access token's (`ctx.state.openid.expiresAt` tells the latter).
+ * `scopes` and `check` (given at the top or inside `bearer`) guard session logins and bearer tokens
+ * alike.
  */
-export function required(host: GuardHost, opts: RequiredOptions = {}): Middleware {
-  const redirect = opts.redirect ?? true;
-  const bearerOptions = opts.bearer === true ? {} : opts.bearer || undefined;
-  const verifier = bearerOptions && new BearerVerifier(host, bearerOptions);
+export function required(host: GuardHost, options: RequiredOptions = {}): Middleware {
+  const opts = parseOptions(RequiredOptionsSchema, options, 'required()');
+  const bearer: BearerOptions | undefined = opts.bearer === true ? {} : opts.bearer || undefined;
+  const scopes = [...new Set([...(opts.scopes ?? []), ...(bearer?.scopes ?? [])])];
+  const check = bothChecks(opts.check, bearer?.check);
+  const verifier = bearer && new BearerVerifier(host, { ...bearer, scopes, check });
+
   return async function openidRequired(ctx: Context, next: Next) {
     if (verifier) {
       const outcome = await authenticateBearer(ctx, verifier, host.name);
       if (outcome === 'ok') return next();
       if (outcome === 'rejected') return;
     }
-    if (exposeLogin(ctx, host.name)) return next();
-    if (redirect && (ctx.method === 'GET' || ctx.method === 'HEAD') && wantsHtml(ctx)) {
+    const login = exposeLogin(ctx, host.name);
+    if (login) {
+      if (scopes.length && missingScopes(scopes, login.scopes).length) {
+        return host.renderError(ctx, new OpenIDError('insufficient_scope', 'the login lacks a scope this page needs'));
+      }
+      if (check && (await check(login.claims, ctx)) === false) {
+        return host.renderError(ctx, new OpenIDError('forbidden', 'this login may not use this page'));
+      }
+      return next();
+    }
+    if (opts.redirect && (ctx.method === 'GET' || ctx.method === 'HEAD') && wantsHtml(ctx)) {
       ctx.set('Cache-Control', 'no-store');
       ctx.redirect(host.loginUrl(ctx.originalUrl));
       return;
