@@ -13,7 +13,7 @@ export async function renderError(ctx: Context, err: OpenIDError, hook?: HandleE
   debug('%s %s -> %d %s: %s', ctx.method, ctx.path, err.status, err.code, err.message);
   ctx.set('Cache-Control', 'no-store');
   if (hook) {
-    ctx.status = 404;
+    // Koa's default status is an implicit 404: a hook that sets a body gets a 200, as in any route.
     await hook(ctx, err);
     if (responded(ctx)) return;
   }

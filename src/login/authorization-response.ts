@@ -15,11 +15,17 @@ export interface Obtained {
   tokenType?: string;
   refreshToken?: string;
   idToken: string;
-  /** Granted scopes as the provider stated them (`scope` parameter), if it did. */
-  scope?: string;
+  /**
+   * The scopes this grant holds: the token response's `scope`, else the requested ones (RFC 6749
+   * §5.1); for implicit responses, whose front-channel `scope` nothing binds, at most the requested
+   * scopes that it confirms.
+   */
+  scopes: string[];
   /** Seconds. */
   expiresIn?: number;
 }
+
+const splitScopes = (scope: string) => [...new Set(scope.split(' ').filter(Boolean))];
 
 /** Parameters that only the front channel of hybrid/implicit responses carries. */
 const FRONT_CHANNEL_TOKENS = ['id_token', 'access_token', 'token_type', 'expires_in'];
@@ -75,12 +81,15 @@ export async function validateResponse(
   state: string,
 ): Promise<Obtained> {
   const expect = { nonce: tx.nonce, ...(tx.maxAge !== undefined ? { maxAge: tx.maxAge } : {}) };
-  const scope = params.get('scope') ?? undefined;
+  const requested = splitScopes(tx.scope);
 
   if (opts.responseType === 'id_token' || opts.responseType === 'id_token token') {
     const idToken = frontChannelIdToken(params);
     const claims = await checkIdToken(provider, opts, idToken, expect);
-    if (opts.responseType === 'id_token') return { claims, idToken, ...(scope ? { scope } : {}) };
+    // The user can edit their own form_post: the front channel may narrow the scopes, never widen them.
+    const front = params.get('scope');
+    const scopes = front === null ? requested : requested.filter((s) => splitScopes(front).includes(s));
+    if (opts.responseType === 'id_token') return { claims, idToken, scopes };
     const accessToken = params.get('access_token');
     if (!accessToken) throw new OpenIDError('invalid_request', 'the callback has no "access_token" parameter');
     if (params.get('token_type')?.toLowerCase() !== 'bearer') throw new OpenIDError('invalid_request', 'the callback\'s "token_type" is not Bearer');
@@ -92,7 +101,7 @@ export async function validateResponse(
       accessToken,
       tokenType: 'Bearer',
       ...(Number.isInteger(expiresIn) && expiresIn > 0 ? { expiresIn } : {}),
-      ...(scope ? { scope } : {}),
+      scopes,
     };
   }
 
@@ -115,7 +124,7 @@ export async function validateResponse(
     accessToken: tokens.access_token,
     tokenType: tokens.token_type,
     ...(tokens.refresh_token ? { refreshToken: tokens.refresh_token } : {}),
-    ...(tokens.scope ? { scope: tokens.scope } : {}),
+    scopes: typeof tokens.scope === 'string' ? splitScopes(tokens.scope) : requested,
     ...(typeof tokens.expires_in === 'number' ? { expiresIn: tokens.expires_in } : {}),
   };
 }

@@ -4,6 +4,7 @@ import { OpenIDError } from '../errors.js';
 import type { Provider } from '../provider/discovery.js';
 import { RESERVED_PARAMS, SCOPE_TOKEN, type ResolvedOptions } from '../options.js';
 import { safeReturnTo } from './return-to.js';
+import { readLogin } from '../session/login-record.js';
 import type { SessionData } from '../session/session-access.js';
 import { addTransaction, shortenNewSession } from './transactions.js';
 
@@ -62,7 +63,10 @@ export async function startLogin(ctx: Context, session: SessionData, opts: Resol
   const state = client.randomState();
   const nonce = client.randomNonce();
   const verifier = client.randomPKCECodeVerifier();
-  const scope = [...new Set([...opts.scopes, ...(login.scopes ?? [])])].join(' ');
+  // Progressive consent: the scopes the current login holds are asked again, so a new grant (whose
+  // scopes replace the recorded ones) does not drop them.
+  const current = readLogin(session, opts.name)?.scopes ?? [];
+  const scope = [...new Set([...opts.scopes, ...current, ...(login.scopes ?? [])])].join(' ');
   const maxAge = login.maxAge ?? opts.maxAge;
   const redirect_uri = redirectUri(ctx, opts);
   const acr = Array.isArray(login.acrValues) ? login.acrValues.join(' ') : login.acrValues;

@@ -2,30 +2,50 @@ import type { Context } from 'koa';
 import { callbackParams } from './callback-params.js';
 import type { Provider } from '../provider/discovery.js';
 import { OpenIDError } from '../errors.js';
-import { readLogin, removeLogin, unionScopes, writeLogin } from '../session/login-record.js';
+import { readLogin, removeLogin, writeLogin } from '../session/login-record.js';
+import { claimOnce } from '../session/claim-once.js';
 import type { UserLogin } from '../state.js';
 import type { LoginResult, ResolvedOptions } from '../options.js';
-import { responded } from '../respond.js';
+import { responded, sendPage } from '../respond.js';
+import type { SessionData } from '../session/session-access.js';
 import { sessionOf } from '../session/session-access.js';
-import { restoreSessionLifetime, takeTransaction } from './transactions.js';
+import { peekTransaction, restoreSessionLifetime, settledLogin, settleLogins, stateId, takeTransaction } from './transactions.js';
 import { validateResponse } from './authorization-response.js';
 import { RESUBMIT_FIELD, needsResubmit, renderResubmit } from './form-post.js';
 
 /**
  * The callback ("auth") route. Every path validates, in this order: parameters (no repeats, sizes),
- * `state` (known to this session, this provider, unexpired, single use), the RFC 9207 `iss`
+ * `state` (known to this session, this provider, unexpired, single use even for concurrent
+ * callbacks: claimed atomically in the session store), the RFC 9207 `iss`
  * parameter, the provider's `error`, then the response of the configured type
  * ({@link validateResponse}: code exchange, `c_hash`/`at_hash`, every ID token checked on our side).
- * Only then is the login stored, the session id renewed (fixation), and `handleUserLogin` called.
+ * Only then is the login stored, every other pending login of the session dropped (the first login
+ * to finish wins), the session id renewed (fixation), and `handleUserLogin` called.
+ *
+ * A callback whose login already settled in this session is answered without an error page: a
+ * reload of a completed one redirects to its `returnTo`; a login dropped because another one
+ * finished first gets an "already logged in" page with a link to its `returnTo`.
  */
 export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProvider: () => Promise<Provider>): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
+  const allowed = opts.responseMode === 'form_post' ? 'POST' : 'GET';
+  if (ctx.method !== allowed) {
+    // A POST in query mode (or a GET in form_post mode) is not what the provider was asked to send.
+    ctx.set('Allow', allowed);
+    throw new OpenIDError('invalid_request', `the callback takes a ${allowed} (response_mode ${opts.responseMode})`, { status: 405 });
+  }
   const params = await callbackParams(ctx);
   const session = sessionOf(ctx);
   if (needsResubmit(ctx, params, session.isNew === true)) return renderResubmit(ctx, params);
   params.delete(RESUBMIT_FIELD);
   const state = params.get('state');
-  const tx = takeTransaction(session, state, opts.name, opts.loginTimeout * 1000);
+  const ttl = opts.loginTimeout * 1000;
+  if (!peekTransaction(session, state)) return answerSettled(ctx, session, state!, opts);
+  // Two concurrent callbacks of one login each hold their own copy of the session: the store decides.
+  if (!(await claimOnce(ctx, `state:${stateId(state!)}`, ttl))) {
+    throw new OpenIDError('invalid_state', 'this login is already being completed');
+  }
+  const tx = takeTransaction(session, state, opts.name, ttl);
 
   const provider = await getProvider();
   // RFC 9207: when the provider advertises it, `iss` must be there and right, on error responses
@@ -43,11 +63,9 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
   const got = await validateResponse(provider, opts, tx, params, state!);
   const { claims } = got;
   const now = Math.floor(Date.now() / 1000);
-  const previous = readLogin(session, opts.name);
-  const granted = got.scope ? got.scope.split(' ').filter(Boolean) : tx.scope.split(' ');
   const login: UserLogin = {
     claims,
-    scopes: previous?.claims.sub === claims.sub ? unionScopes(previous.scopes, granted) : granted,
+    scopes: got.scopes,
     ...(got.expiresIn !== undefined ? { expiresAt: now + got.expiresIn } : {}),
     loggedInAt: now,
     tokens: {
@@ -57,8 +75,9 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
     },
   };
   writeLogin(session, opts.name, login);
-  // Session fixation: a completed login gets a new session id; the data (other providers' logins,
-  // other pending logins) moves along.
+  settleLogins(session, state!, tx, ttl);
+  // Session fixation: a completed login gets a new session id; the data (other providers' logins)
+  // moves along, pending logins do not (settleLogins dropped them).
   restoreSessionLifetime(session);
   await session.regenerate();
 
@@ -66,7 +85,7 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
   ctx.state.user = claims;
   ctx.state.openid = { provider: opts.name, claims, scopes: login.scopes, expiresAt: login.expiresAt, token: 'session' };
   if (opts.handleUserLogin) {
-    ctx.status = 404;
+    // Koa's default status is an implicit 404: a hook that sets a body gets a 200, as in any route.
     try {
       await opts.handleUserLogin(ctx, result);
     } catch (err) {
@@ -76,4 +95,20 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
     if (responded(ctx)) return;
   }
   ctx.redirect(tx.returnTo);
+}
+
+/** A callback whose `state` is no longer pending: its login settled in this session, or it is unknown. */
+function answerSettled(ctx: Context, session: SessionData, state: string, opts: ResolvedOptions): void {
+  const settled = settledLogin(session, state, opts.loginTimeout * 1000);
+  if (settled?.provider === opts.name && readLogin(session, opts.name)) {
+    if (settled.outcome === 'completed') return ctx.redirect(settled.returnTo);
+    ctx.status = 200;
+    return sendPage(ctx, 'You are already logged in', 'Another login in this browser finished first; you are logged in.', [
+      { text: 'Continue', href: settled.returnTo, primary: true },
+    ]);
+  }
+  if (settled?.outcome === 'superseded') {
+    throw new OpenIDError('invalid_state', 'another login in this browser finished first: start this one again');
+  }
+  throw new OpenIDError('invalid_state', 'unknown or already used "state": start the login again');
 }

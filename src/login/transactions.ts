@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import type { SessionLike } from '../session/session-access.js';
 import { OpenIDError } from '../errors.js';
 
@@ -49,21 +50,30 @@ export function addTransaction(session: SessionLike, state: string, tx: Transact
   store(session, Object.fromEntries([...kept.filter(([s]) => !drop.has(s)), [state, tx]]));
 }
 
+function checkStateSyntax(state: unknown): asserts state is string {
+  if (typeof state !== 'string' || !STATE_SYNTAX.test(state)) {
+    throw new OpenIDError('invalid_state', 'the callback has no valid "state" parameter');
+  }
+}
+
+/** The pending transaction for `state`, left in place, or `undefined`. Fails with `invalid_state` for a missing or malformed state. */
+export function peekTransaction(session: SessionLike, state: unknown): Transaction | undefined {
+  checkStateSyntax(state);
+  const txs = pending(session);
+  return Object.hasOwn(txs, state) ? txs[state] : undefined;
+}
+
 /**
  * Removes and returns the transaction for `state`. Fails with `invalid_state` when the state is
  * missing or malformed, unknown (never issued to this session, or already used), expired, or was
  * issued for another provider (the transaction is consumed in every case but the first two).
  */
 export function takeTransaction(session: SessionLike, state: unknown, provider: string, ttlMs: number): Transaction {
-  if (typeof state !== 'string' || !STATE_SYNTAX.test(state)) {
-    throw new OpenIDError('invalid_state', 'the callback has no valid "state" parameter');
-  }
-  const txs = pending(session);
-  const tx = Object.hasOwn(txs, state) ? txs[state] : undefined;
+  const tx = peekTransaction(session, state);
   if (!tx) {
     throw new OpenIDError('invalid_state', 'unknown or already used "state": start the login again');
   }
-  const { [state]: _taken, ...rest } = txs;
+  const { [state as string]: _taken, ...rest } = pending(session);
   store(session, rest);
   if (tx.provider !== provider) {
     throw new OpenIDError('invalid_state', '"state" was issued for another provider');
@@ -72,6 +82,53 @@ export function takeTransaction(session: SessionLike, state: unknown, provider: 
     throw new OpenIDError('invalid_state', 'the login took too long: start it again');
   }
   return tx;
+}
+
+/**
+ * What became of a login that is no longer pending: it `completed`, or it was `superseded` (dropped
+ * when another login of the session completed first). Kept for `loginTimeout` so that a reload of
+ * the callback, or a late second tab, gets a clear answer instead of a bare error.
+ */
+export interface SettledLogin {
+  provider: string;
+  returnTo: string;
+  outcome: 'completed' | 'superseded';
+  /** When it settled, ms since the epoch. */
+  at: number;
+}
+
+const SETTLED_KEY = 'openid:settled';
+const MAX_SETTLED = 20;
+/** Settled logins are found by a hash of their state (a used state is no secret, but need not be kept either). */
+export const stateId = (state: string) => hash('sha256', state, 'base64url').slice(0, 22);
+
+function settledLogins(session: SessionLike): Record<string, SettledLogin> {
+  const value = session[SETTLED_KEY];
+  return typeof value === 'object' && value !== null ? (value as Record<string, SettledLogin>) : {};
+}
+
+/** The settled login of `state` in this session (not older than `ttlMs`), or `undefined`. */
+export function settledLogin(session: SessionLike, state: string, ttlMs: number): SettledLogin | undefined {
+  const all = settledLogins(session);
+  const id = stateId(state);
+  const found = Object.hasOwn(all, id) ? all[id] : undefined;
+  return found && Date.now() - found.at < ttlMs ? found : undefined;
+}
+
+/**
+ * A login completed: every other login pending in the session (of any provider) is dropped and
+ * remembered as superseded, so a session planted with someone else's pending login cannot have
+ * it completed later over this one (the first login to finish wins).
+ */
+export function settleLogins(session: SessionLike, state: string, tx: Transaction, ttlMs: number): void {
+  const now = Date.now();
+  const entries: Array<[string, SettledLogin]> = Object.entries(settledLogins(session)).filter(([, s]) => now - s.at < ttlMs);
+  for (const [other, t] of Object.entries(pending(session))) {
+    entries.push([stateId(other), { provider: t.provider, returnTo: t.returnTo, outcome: 'superseded', at: now }]);
+  }
+  entries.push([stateId(state), { provider: tx.provider, returnTo: tx.returnTo, outcome: 'completed', at: now }]);
+  store(session, {});
+  session[SETTLED_KEY] = Object.fromEntries(entries.slice(-MAX_SETTLED));
 }
 
 /**

@@ -13,17 +13,29 @@ import { sessionOf } from '../session/session-access.js';
 /** Refresh grants in flight, by refresh token hash: concurrent requests of one user share one grant. */
 const inflight = new Map<string, Promise<client.TokenEndpointResponse>>();
 
+/** How long a grant that rotated the refresh token stays shared after its answer arrived (ms). */
+const SHARED_AFTER_MS = 10_000;
+
 /**
- * One refresh grant per refresh token at a time in this process. Two requests that find the same
- * expired token would otherwise both spend it: with rotating refresh tokens the second is refused
- * (and may count as reuse, RFC 9700 §4.14.2) and would log the user out.
+ * One refresh grant per refresh token in this process. Two requests that find the same expired
+ * token would otherwise both spend it: with rotating refresh tokens the second is refused (and may
+ * count as reuse, RFC 9700 §4.14.2) and would log the user out. A request that read its session
+ * before a rotating grant was stored, and asks a little later, still gets that grant's answer.
  */
 function sharedGrant(provider: Provider, refreshToken: string): Promise<client.TokenEndpointResponse> {
   const key = hash('sha256', refreshToken, 'base64url');
   let grant = inflight.get(key);
   if (!grant) {
-    grant = client.refreshTokenGrant(provider.config, refreshToken).finally(() => inflight.delete(key));
+    grant = client.refreshTokenGrant(provider.config, refreshToken);
     inflight.set(key, grant);
+    // Only a rotated refresh token is at risk of a second use: then the answer stays shared a while.
+    grant.then(
+      (tokens) => {
+        if (tokens.refresh_token && tokens.refresh_token !== refreshToken) setTimeout(() => inflight.delete(key), SHARED_AFTER_MS).unref();
+        else inflight.delete(key);
+      },
+      () => inflight.delete(key),
+    );
   }
   return grant;
 }

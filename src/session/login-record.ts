@@ -27,8 +27,3 @@ export function removeLogin(session: SessionLike, name: string): boolean {
   else delete session[LOGINS_KEY];
   return true;
 }
-
-/** Union of scope lists, in first-seen order. */
-export function unionScopes(...lists: Array<readonly string[] | undefined>): string[] {
-  return [...new Set(lists.flatMap((l) => l ?? []))];
-}

@@ -24,6 +24,7 @@ const SWEEP_INTERVAL_MS = 60_000;
 export class MemoryStore implements SessionStore {
   readonly sessionTtl: number;
   readonly #sessions = new Map<string, { json: string; expiresAt: number }>();
+  readonly #claims = new Map<string, number>();
   #lastSweep = Date.now();
 
   constructor(options?: MemoryStoreOptions) {
@@ -64,10 +65,22 @@ export class MemoryStore implements SessionStore {
     this.#sessions.delete(key);
   }
 
+  /** `true` for the first caller within `ttlMs` (this process only: the store is not shared anyway). */
+  async claim(id: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const until = this.#claims.get(id);
+    if (until !== undefined && until > now) return false;
+    this.#claims.set(id, now + ttlMs);
+    return true;
+  }
+
   #sweep(now: number): void {
     this.#lastSweep = now;
     for (const [key, entry] of this.#sessions) {
       if (entry.expiresAt <= now) this.#sessions.delete(key);
+    }
+    for (const [id, until] of this.#claims) {
+      if (until <= now) this.#claims.delete(id);
     }
   }
 }

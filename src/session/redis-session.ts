@@ -11,6 +11,9 @@ import { ONE_DAY_MS, parseOptions, StoreOptionsSchema, type SessionStore } from 
 import type {} from './context-types.js';
 
 const REDIS_URL = /^rediss?:\/\/./;
+/** The default cookie names: plain on http (development), `__Host-` prefixed whenever it is Secure. */
+const COOKIE_HTTP = 'koa-session-openid';
+const COOKIE_HTTPS = '__Host-koa-session-openid';
 /** RFC 6265 §4.1.1 cookie-name (an RFC 7230 token). */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -50,8 +53,14 @@ export const RedisSessionOptionsSchema = z.strictObject({
     })
     .optional(),
   ...StoreOptionsSchema.shape,
-  /** The cookie's name; a second cookie `<key>.sig` carries its signature. Default `'koa-session-openid'`. */
-  key: z.string({ error: 'must be a cookie name' }).regex(COOKIE_NAME, { error: 'must be a cookie name (letters, digits and !#$%&\'*+-.^_`|~)' }).default('koa-session-openid'),
+  /**
+   * The cookie's name; a second cookie `<key>.sig` carries its signature. Default:
+   * `'__Host-koa-session-openid'` on https requests, `'koa-session-openid'` on plain http
+   * (development). The `__Host-` prefix (RFC 6265bis §4.1.3.2) makes browsers refuse the cookie
+   * unless it is Secure, for path `/` and without `Domain`: a sibling subdomain cannot plant (toss)
+   * a session on the app's host. A name given here is used as it is on every request.
+   */
+  key: z.string({ error: 'must be a cookie name' }).regex(COOKIE_NAME, { error: 'must be a cookie name (letters, digits and !#$%&\'*+-.^_`|~)' }).optional(),
   /**
    * How long a session lives after its last write, in milliseconds: the cookie's `Max-Age`, and the
    * stored copy's TTL (plus 10 s). `'session'`: a browser-session cookie (no `Max-Age`), kept in the
@@ -100,6 +109,23 @@ function keepBrowserSession(ctx: Koa.Context): void {
   if (options && options.maxAge === undefined) options.maxAge = 'session';
 }
 
+/**
+ * The keys that sign the cookie: a non-empty list of non-empty strings or Buffers (or a Keygrip).
+ * `app.keys = [process.env.SESSION_SECRET]` with the variable unset would otherwise fail on the
+ * first login, deep inside the cookie signing.
+ */
+function checkKeys(keys: unknown): void {
+  if (keys === undefined || keys === null || (Array.isArray(keys) && keys.length === 0)) {
+    throw new TypeError('"app.keys" must be set when "signed" is true (the session cookie is signed with them): app.keys = [secret]');
+  }
+  const keygrip = typeof keys === 'object' && typeof (keys as { sign?: unknown }).sign === 'function';
+  if (keygrip) return;
+  const good = (k: unknown) => (typeof k === 'string' || Buffer.isBuffer(k)) && k.length > 0;
+  if (!Array.isArray(keys) || !keys.every(good)) {
+    throw new TypeError('"app.keys" must be an array of non-empty strings or Buffers (is a secret environment variable unset?)');
+  }
+}
+
 /** The koa-session middleware, plus what tests and graceful shutdown need. */
 export interface RedisSessionMiddleware extends Koa.Middleware {
   /** The store sessions are kept in. */
@@ -135,12 +161,13 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
       if (given(name)) throw new TypeError(`"${name}" applies to the built-in stores only: configure your "store" instead`);
     }
   }
+  if (opts.key?.startsWith('__Host-') && opts.secure === false) {
+    throw new TypeError('"key" with the __Host- prefix needs Secure cookies (browsers reject it otherwise): do not set "secure" to false');
+  }
   if (opts.sameSite === 'none' && opts.secure === false) {
     throw new TypeError('"sameSite" \'none\' needs Secure cookies (browsers reject it otherwise): do not set "secure" to false');
   }
-  if (opts.signed && !(Array.isArray(app.keys) ? app.keys.length : app.keys)) {
-    throw new TypeError('"app.keys" must be set when "signed" is true (the session cookie is signed with them): app.keys = [secret]');
-  }
+  if (opts.signed) checkKeys(app.keys);
   if (Object.prototype.hasOwnProperty.call(app.context, 'session')) {
     throw new TypeError('this app already has session middleware (ctx.session is defined): use redisSession() once per app');
   }
@@ -172,7 +199,7 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
   }
 
   const sessionOptions: CreateSessionOptions = {
-    key: opts.key,
+    key: opts.key ?? COOKIE_HTTP,
     maxAge: opts.maxAge,
     httpOnly: opts.httpOnly,
     signed: opts.signed,
@@ -186,7 +213,15 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
     store: store as NonNullable<CreateSessionOptions['store']>,
   };
   if (sessionOptions.secure === undefined) delete sessionOptions.secure;
-  const middleware = createSession(app, sessionOptions) as Koa.Middleware;
+  const sessions = createSession(app, sessionOptions) as Koa.Middleware;
+  // The default cookie name follows the request: `__Host-` whenever the cookie is Secure.
+  const middleware: Koa.Middleware =
+    opts.key !== undefined || opts.secure === false
+      ? sessions
+      : (ctx, next) => {
+          if (opts.secure === true || ctx.secure) ctx.sessionOptions!.key = COOKIE_HTTPS;
+          return sessions(ctx, next);
+        };
 
   let closing: Promise<void> | undefined;
   return Object.assign(middleware, {

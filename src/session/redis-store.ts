@@ -5,13 +5,14 @@ import {
 } from './store.js';
 
 /**
- * The three commands the store sends. An ioredis `Redis` or `Cluster` client fits (any major
+ * The commands the store sends (`SET ... NX` only for {@link RedisStore.claim}). An ioredis `Redis` or `Cluster` client fits (any major
  * version); the store never sends anything else: no `SELECT`, no `KEYS`, nothing that changes the
  * connection's state, so the client can be shared with the rest of the app.
  */
 export interface RedisClientLike {
   get(key: string): Promise<string | null>;
   set(key: string, value: string, millisecondsToken: 'PX', milliseconds: number): Promise<unknown>;
+  set(key: string, value: string, millisecondsToken: 'PX', milliseconds: number, nx: 'NX'): Promise<unknown>;
   del(key: string): Promise<number>;
 }
 
@@ -58,5 +59,10 @@ export class RedisStore implements SessionStore {
 
   async destroy(key: string, _options?: { ctx: unknown }): Promise<void> {
     await this.client.del(this.prefix + key);
+  }
+
+  /** `SET <prefix>claim:<id> 1 PX ttl NX`: `true` for the first caller only, across processes. */
+  async claim(id: string, ttlMs: number): Promise<boolean> {
+    return (await this.client.set(`${this.prefix}claim:${id}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
   }
 }

@@ -19,6 +19,12 @@ export interface SessionStore {
   get(key: string, maxAge: StoreMaxAge | undefined, options: { rolling: boolean; ctx: unknown }): Promise<StoredSession | null | undefined>;
   set(key: string, session: StoredSession, maxAge: StoreMaxAge | undefined, options: { changed: boolean; rolling: boolean; ctx: unknown }): Promise<unknown>;
   destroy(key: string, options: { ctx: unknown }): Promise<unknown>;
+  /**
+   * Optional: marks `id` as taken for `ttlMs` and resolves `true`, or `false` when it already was,
+   * atomically across every process sharing the store. The library uses it to make each login's
+   * `state` single use even for concurrent callbacks. The built-in stores have it.
+   */
+  claim?(id: string, ttlMs: number): Promise<boolean>;
 }
 
 export const ONE_DAY_MS = 24 * 60 * 60 * 1000;

@@ -16,6 +16,7 @@ test('handleUserLogin gets the validated login and owns the response', async () 
   );
   try {
     const done = await fx.login(undefined, '/dash');
+    assert.equal(done.status, 200, 'a hook that sets a body answers 200, as any Koa route');
     assert.deepEqual(JSON.parse(done.body), { welcome: 'alice', to: '/dash' });
     assert.equal(calls.length, 1);
     const login = calls[0]!;
@@ -93,12 +94,13 @@ test('handleError renders errors of the routes and guards', async () => {
 });
 
 test('the callback accepts POST (response_mode=form_post) with a size limit', async () => {
-  const fx = await startHostileApp();
+  const fx = await startHostileApp({ responseMode: 'form_post' });
   try {
     const b = fx.browser();
     const start = await b.get(`${fx.base}/openid/hostile/login?returnTo=/posted`);
     const authorize = await b.get(start.headers.get('location')!);
-    const params = new URL(authorize.headers.get('location')!).searchParams;
+    const params = new URLSearchParams([...(await authorize.text()).matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+    assert.ok(params.has('code') && params.has('state'), 'the provider answered with its auto-posting form');
     const posted = await b.post(`${fx.base}/openid/hostile/auth`, params);
     assert.equal(posted.status, 302);
     assert.equal(posted.headers.get('location'), '/posted');
@@ -107,6 +109,30 @@ test('the callback accepts POST (response_mode=form_post) with a size limit', as
     assert.equal(huge.status, 413);
     const json = await fetch(`${fx.base}/openid/hostile/auth`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(json.status, 415);
+    // form_post mode: a GET (tokens or a code in a URL) is not what the provider was asked to send.
+    const get = await fetch(`${fx.base}/openid/hostile/auth?code=abc&state=${'s'.repeat(20)}`);
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
+  } finally {
+    await fx.close();
+  }
+});
+
+test('in query mode a POST to the callback is refused: 405, Allow: GET', async () => {
+  const fx = await startHostileApp();
+  try {
+    const b = fx.browser();
+    const start = await b.get(`${fx.base}/openid/hostile/login?returnTo=/posted`);
+    const authorize = await b.get(start.headers.get('location')!);
+    const params = new URL(authorize.headers.get('location')!).searchParams;
+    const posted = await b.post(`${fx.base}/openid/hostile/auth`, params, { headers: { accept: 'application/json' } });
+    assert.equal(posted.status, 405);
+    assert.equal(posted.headers.get('allow'), 'GET');
+    assert.equal(((await posted.json()) as { error: string }).error, 'invalid_request');
+    // The login is still pending: the right method completes it.
+    const done = await b.get(authorize.headers.get('location')!);
+    assert.equal(done.status, 302);
+    assert.equal(done.headers.get('location'), '/posted');
   } finally {
     await fx.close();
   }

@@ -144,7 +144,7 @@ describe('OpenID with two providers', () => {
     }
   });
 
-  test('two logins started in two tabs both complete', async () => {
+  test('two logins started in two tabs: the first to finish wins, the other gets an "already logged in" page', async () => {
     const b = fx.browser();
     const one = await b.get(`${fx.base}/openid/alpha/login?returnTo=/one`);
     const two = await b.get(`${fx.base}/openid/alpha/login?returnTo=/two`);
@@ -152,15 +152,25 @@ describe('OpenID with two providers', () => {
     assert.equal(two.status, 302);
     const secondDone = await b.follow(two.headers.get('location')!);
     assert.equal((await secondDone.response.json()).path, '/two');
-    const firstDone = await b.follow(one.headers.get('location')!);
-    assert.equal((await firstDone.response.json()).path, '/one');
+    // The first tab's login was dropped when the second completed: its callback is no error, and no login.
+    const { response, urls } = await b.follow(one.headers.get('location')!, { headers: { accept: 'text/html' } });
+    assert.equal(response.status, 200);
+    assert.match(urls.at(-1)!, /\/openid\/alpha\/auth\?/);
+    const page = await response.text();
+    assert.match(page, /already logged in/);
+    assert.match(page, /href="\/one"/);
+    assert.equal((await (await b.get(`${fx.base}/me`)).json()).alpha, 'alice');
   });
 
-  test('a replayed callback, a missing state and another provider\'s state all fail with 400', async () => {
+  test('a reloaded callback of a completed login redirects to its returnTo; elsewhere a replay, a missing state and another provider\'s state fail with 400', async () => {
     const b = fx.browser();
-    const { urls } = await b.follow(`${fx.base}/openid/alpha/login`);
+    const { urls } = await b.follow(`${fx.base}/openid/alpha/login?returnTo=/landing`);
     const callback = urls.find((u) => u.includes('/openid/alpha/auth?'))!;
-    const replay = await b.get(callback);
+    const reload = await b.get(callback);
+    assert.equal(reload.status, 302);
+    assert.equal(reload.headers.get('location'), '/landing');
+
+    const replay = await fx.browser().get(callback);
     assert.equal(replay.status, 400);
     assert.equal((await replay.json()).error, 'invalid_state');
 

@@ -90,9 +90,18 @@ test('two requests that find the token expired share one refresh grant', async (
   const { browser } = await fx.login();
   await browser.get(`${fx.base}/expire`);
   const count = fx.op.tokenRequests.length;
-  const [a, b] = await Promise.all([browser.get(`${fx.base}/userinfo`), browser.get(`${fx.base}/userinfo`)]);
-  assert.equal(a.status, 200);
-  assert.equal(b.status, 200);
+  // A slow token endpoint: both requests are surely in flight while the grant is.
+  fx.op.onToken(async (ctx) => {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return fx.op.tokenAnswer(ctx);
+  });
+  try {
+    const [a, b] = await Promise.all([browser.get(`${fx.base}/userinfo`), browser.get(`${fx.base}/userinfo`)]);
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+  } finally {
+    fx.op.onToken(undefined);
+  }
   assert.equal(fx.op.tokenRequests.length, count + 1, 'one grant for both');
   assert.equal((await (await browser.get(`${fx.base}/me`)).json()).login.claims.sub, 'alice', 'still logged in');
 });

@@ -296,6 +296,41 @@ describe('redisSession over HTTP', () => {
   });
 });
 
+describe('the session cookie name', () => {
+  it('is __Host- prefixed on https (a sibling subdomain cannot toss it), plain on http', async () => {
+    const prefix = uniquePrefix('host-prefix');
+    const t = await startApp({ redis, prefix }, (app) => (app.proxy = true));
+    try {
+      const https = setCookies(await fetch(t.url('/login'), { headers: { 'x-forwarded-proto': 'https' } }));
+      assert.deepEqual(https.map((c) => c.name).sort(), ['__Host-koa-session-openid', '__Host-koa-session-openid.sig']);
+      for (const c of https) {
+        assert.ok(c.attrs.has('secure'), `${c.name} is Secure`);
+        assert.equal(c.attrs.get('path'), '/');
+        assert.equal(c.attrs.has('domain'), false);
+      }
+      // The prefixed cookie is read back on https.
+      const cookie = https.map((c) => `${c.name}=${c.value}`).join('; ');
+      const me = await (await fetch(t.url('/me'), { headers: { 'x-forwarded-proto': 'https', cookie } })).json();
+      assert.deepEqual(me, { user: { sub: 'alice', marker: 'none' }, isNew: false });
+
+      const http = setCookies(await fetch(t.url('/login')));
+      assert.deepEqual(http.map((c) => c.name).sort(), [COOKIE, `${COOKIE}.sig`]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a name given as "key" is used as it is', async () => {
+    const t = await startApp({ redis, prefix: uniquePrefix('own-key'), key: 'app.sid' }, (app) => (app.proxy = true));
+    try {
+      const https = setCookies(await fetch(t.url('/login'), { headers: { 'x-forwarded-proto': 'https' } }));
+      assert.deepEqual(https.map((c) => c.name).sort(), ['app.sid', 'app.sid.sig']);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('redisSession setup errors', () => {
   const app = () => Object.assign(new Koa(), { keys: ['k'] });
 
@@ -303,6 +338,14 @@ describe('redisSession setup errors', () => {
     assert.throws(() => redisSession(new Koa(), { redis }), { name: 'TypeError', message: /^"app\.keys" must be set/ });
     assert.throws(() => redisSession(Object.assign(new Koa(), { keys: [] }), { redis }), { name: 'TypeError', message: /^"app\.keys" must be set/ });
     assert.doesNotThrow(() => redisSession(new Koa(), { redis, signed: false }));
+  });
+
+  it('refuses app.keys that are not non-empty strings or Buffers (an unset SESSION_SECRET), naming app.keys', () => {
+    for (const keys of [[undefined], [''], ['ok', undefined], [42], [null], 'not-an-array']) {
+      const bad = Object.assign(new Koa(), { keys: keys as unknown as string[] });
+      assert.throws(() => redisSession(bad, { redis }), { name: 'TypeError', message: /^"app\.keys"/ }, JSON.stringify(keys));
+    }
+    assert.doesNotThrow(() => redisSession(Object.assign(new Koa(), { keys: [Buffer.from('k'), 'k2'] }), { redis }));
   });
 
   it('names the bad option', () => {
@@ -323,6 +366,7 @@ describe('redisSession setup errors', () => {
       [{ store, prefix: 'x:' }, /^"prefix" applies to the built-in stores only/],
       [{ store, sessionTtl: 1000 }, /^"sessionTtl" applies to the built-in stores only/],
       [{ redis, sameSite: 'none', secure: false }, /^"sameSite" 'none' needs Secure cookies/],
+      [{ redis, key: '__Host-sid', secure: false }, /^"key" with the __Host- prefix needs Secure cookies/],
     ];
     for (const [options, message] of cases) {
       assert.throws(() => redisSession(app(), options), { name: 'TypeError', message }, JSON.stringify(options));

@@ -109,6 +109,6 @@ export function showLoginAtMe(app: Koa, openid: OpenID): void {
 }
 
 /** The login that `GET /me` (see {@link showLoginAtMe}) shows to `browser`. */
-export async function sessionLogin(fx: HostileApp, browser: Browser): Promise<{ claims: { sub: string } } | null> {
-  return ((await (await browser.get(`${fx.base}/me`)).json()) as { login: { claims: { sub: string } } | null }).login;
+export async function sessionLogin(fx: HostileApp, browser: Browser): Promise<{ claims: { sub: string }; scopes: string[] } | null> {
+  return ((await (await browser.get(`${fx.base}/me`)).json()) as { login: { claims: { sub: string }; scopes: string[] } | null }).login;
 }
