@@ -37,6 +37,12 @@ if (!executable(chromium)) {
   fail(`Chromium is missing (looked for ${chromium}); the browser tests need it.\n  Install it:  apt-get install -y chromium\n  or point CHROMIUM_PATH at a Chromium binary.`);
 }
 
+// Glewlwyd (a C OpenID provider from Debian) is the independent provider of test/interop.
+const missingInterop = ['glewlwyd', 'sqlite3'].filter((cmd) => !onPath(cmd) && !executable(`/usr/bin/${cmd}`));
+if (missingInterop.length) {
+  fail(`${missingInterop.join(' and ')} ${missingInterop.length > 1 ? 'are' : 'is'} missing; the interop tests run a real Glewlwyd OpenID provider.\n  Install: apt-get install -y glewlwyd sqlite3`);
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -27,6 +27,12 @@ export type OpenIDErrorCode =
   | 'forbidden'
   /** The userinfo answer is not about the logged-in user (`sub` differs), or is malformed. (502) */
   | 'userinfo_failed'
+  /**
+   * The provider refused this app's client credentials or authentication method at its token,
+   * refresh or introspection endpoint (`invalid_client`, `unauthorized_client`, a 401 challenge):
+   * a configuration problem, not the user's; a refresh refused this way keeps the login. (502)
+   */
+  | 'invalid_client'
   /** The provider could not be reached, answered with a server error (502), or timed out (504). */
   | 'provider_unavailable'
   /** The discovery document could not be fetched or is invalid (e.g. its `issuer` does not match). (503) */
@@ -45,6 +51,7 @@ export const ERROR_STATUS: Readonly<Record<OpenIDErrorCode, number>> = Object.fr
   insufficient_scope: 403,
   forbidden: 403,
   userinfo_failed: 502,
+  invalid_client: 502,
   provider_unavailable: 502,
   discovery_failed: 503,
 });

@@ -1,5 +1,6 @@
 import * as client from 'openid-client';
 import { debug } from '../debug.js';
+import { clientAuth } from './client-auth.js';
 import { OpenIDError } from '../errors.js';
 import { RemoteKeySet } from './jwks.js';
 import { isAsymmetricAlgorithm } from '../jws-algorithms.js';
@@ -38,26 +39,6 @@ function sameIssuer(a: string, b: string, exact: boolean): boolean {
   if (a === b) return true;
   // An issuer given without a well-known suffix may differ from the document by a trailing "/" only.
   return !exact && new URL(a).href === new URL(b).href;
-}
-
-function clientAuth(opts: ResolvedOptions, server: client.ServerMetadata): client.ClientAuth {
-  const secret = opts.clientSecret;
-  let method = opts.tokenEndpointAuthMethod;
-  if (!method) {
-    const supported = server.token_endpoint_auth_methods_supported;
-    if (!secret) method = 'none';
-    // RFC 8414 §2: absent means client_secret_basic.
-    else if (!supported || supported.includes('client_secret_basic')) method = 'client_secret_basic';
-    else method = 'client_secret_post';
-  }
-  switch (method) {
-    case 'client_secret_basic':
-      return client.ClientSecretBasic(secret!);
-    case 'client_secret_post':
-      return client.ClientSecretPost(secret!);
-    default:
-      return client.None();
-  }
 }
 
 /**

@@ -24,10 +24,10 @@ export async function introspect(provider: Provider, token: string, check: Intro
   try {
     answer = await client.tokenIntrospection(provider.config, token);
   } catch (err) {
-    const mapped = fromProviderError(err, 'introspection');
+    const mapped = await fromProviderError(err, 'introspection');
     // A refusal of our own credentials (400 invalid_client, or 401 with a challenge, RFC 6749 §5.2)
     // is the provider's or our configuration's fault, never the caller's token's.
-    if (mapped.code === 'token_request_failed' || mapped.code === 'invalid_token') {
+    if (mapped.code === 'token_request_failed') {
       throw new OpenIDError('provider_unavailable', 'the introspection request failed', { cause: err, status: 502 });
     }
     throw mapped;

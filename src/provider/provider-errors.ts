@@ -4,18 +4,42 @@ import { OpenIDError } from '../errors.js';
 
 const TOKEN_STEPS = new Set(['token request', 'refresh']);
 const ID_TOKEN_CODES = new Set(['OAUTH_JWT_CLAIM_COMPARISON_FAILED', 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED']);
+/** Steps where this app authenticates as a client: a refusal there is about our credentials. */
+const CLIENT_STEPS = new Set(['token request', 'refresh', 'introspection']);
+/** RFC 6749 §5.2 errors that refuse the client itself (wrong id or secret, or an auth method it may not use). */
+const CLIENT_REFUSALS = new Set(['invalid_client', 'unauthorized_client']);
+
+/** The provider refused this app's client credentials: a configuration problem, never the user's (502). */
+function clientRefused(err: unknown, step: string, providerError?: string): OpenIDError {
+  debug('%s: the provider refused our client credentials (%s)', step, providerError ?? 'a 401 challenge');
+  return new OpenIDError('invalid_client', `the provider refused this app's client credentials (${step})`, {
+    cause: err,
+    ...(providerError ? { providerError } : {}),
+  });
+}
+/** A 401 body is read this far at most, for its `error` code. */
+const MAX_ERROR_BODY = 4096;
 
 /**
  * Maps what openid-client (or fetch) throws during a request to the provider onto an
  * {@link OpenIDError}. Only codes and fixed messages are kept: provider text and tokens that
- * openid-client attaches to its errors stay in `cause`, which is never rendered.
+ * openid-client attaches to its errors stay in `cause`, which is never rendered. A 401 challenge
+ * at a client-authenticated endpoint is `invalid_client`, with the `error` its body names.
  */
-export function fromProviderError(err: unknown, step: string): OpenIDError {
+export async function fromProviderError(err: unknown, step: string): Promise<OpenIDError> {
+  if (err instanceof client.WWWAuthenticateChallengeError && CLIENT_STEPS.has(step)) {
+    return clientRefused(err, step, await bodyError(err.response));
+  }
+  return mapProviderError(err, step);
+}
+
+function mapProviderError(err: unknown, step: string): OpenIDError {
   if (err instanceof OpenIDError) return err;
   if (err instanceof client.AuthorizationResponseError) {
     return new OpenIDError('provider_error', `the provider refused the login (${step})`, { cause: err, providerError: err.error });
   }
   if (err instanceof client.ResponseBodyError) {
+    if (CLIENT_STEPS.has(step) && CLIENT_REFUSALS.has(err.error)) return clientRefused(err, step, err.error);
     const failed = err.status >= 500;
     return new OpenIDError('token_request_failed', failed ? `the provider failed (${step})` : `the provider refused the request (${step})`, {
       cause: err,
@@ -24,6 +48,7 @@ export function fromProviderError(err: unknown, step: string): OpenIDError {
     });
   }
   if (err instanceof client.WWWAuthenticateChallengeError) {
+    // (At the token and introspection endpoints it answers our client authentication, see above.)
     return new OpenIDError('invalid_token', `the provider refused the access token (${step})`, { cause: err });
   }
   const code = (err as { code?: unknown })?.code;
@@ -58,4 +83,26 @@ export function fromProviderError(err: unknown, step: string): OpenIDError {
 function safeReason(message: string): string {
   const m = /^[\w "(),.:-]{1,120}$/.exec(message);
   return m ? m[0] : 'see the logs';
+}
+
+/** The `error` code of a (small) JSON error body, read at most {@link MAX_ERROR_BODY} bytes far. */
+async function bodyError(response: Response): Promise<string | undefined> {
+  const reader = response.body?.getReader();
+  if (!reader) return undefined;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      if ((size += value.length) > MAX_ERROR_BODY) return undefined;
+    }
+    const error = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: unknown })?.error;
+    return typeof error === 'string' ? error : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    reader.cancel().catch(() => {});
+  }
 }

@@ -496,10 +496,14 @@ describe('bearer() on a real server', () => {
 
     test('the provider refusing our client credentials (RFC 6749 §5.2, with a Basic challenge) is a provider failure, not the caller\'s invalid_token', async () => {
       try {
-        answering({ status: 401, json: { error: 'invalid_client' } });
-        assertProviderFailed(await get('/api/any', `Bearer ${op.issueAccessToken()}`));
-        answering({ status: 401, json: { error: 'invalid_client' }, headers: { 'www-authenticate': 'Basic realm="hostile"' } });
-        assertProviderFailed(await get('/api/any', `Bearer ${op.issueAccessToken()}`));
+        for (const headers of [undefined, { 'www-authenticate': 'Basic realm="hostile"' }]) {
+          answering({ status: 401, json: { error: 'invalid_client' }, ...(headers ? { headers } : {}) });
+          const res = await get('/api/any', `Bearer ${op.issueAccessToken()}`);
+          assert.equal(res.status, 502, res.text);
+          assert.equal(res.body?.error, 'invalid_client');
+          assert.equal(res.body?.provider_error, 'invalid_client');
+          assert.equal(res.challenge, undefined);
+        }
       } finally {
         reset();
       }

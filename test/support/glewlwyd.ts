@@ -18,9 +18,14 @@
  *
  * Logging in is not interactive: `authenticate(browser)` logs the user in through Glewlwyd's auth
  * API (`POST /api/auth/`) and grants the client its scopes (`PUT /api/auth/grant/{client_id}/`)
- * with the `Browser`'s cookie jar, so an authorization request from that browser is answered at
- * once with a redirect carrying the code. Without it Glewlwyd redirects to its login page, which is
- * not served here (no static files: the web app is not needed).
+ * with the `Browser`'s cookie jar. Glewlwyd's authorization endpoint still sends every request
+ * without `prompt=none` to its login page once (`/login.html?client_id&scope&callback_url`), even
+ * with a valid session and grant; its login web app then sends the browser back to `callback_url`
+ * plus `g_continue`, and only that request is answered with the code. The web app is not served
+ * here (no static files, and `Browser` runs no script): `follow(browser, url)` plays its part, like
+ * a user who logs in and presses "Continue" (it calls `authenticate` there and goes on at
+ * `callback_url&g_continue`). After `authenticate`, an authorization request with `prompt=none`
+ * comes straight back with the code.
  *
  * Quirks met (Glewlwyd 2.7.5):
  * - Writing `use_secure_connection=false` in the config makes it demand key files: left out.
@@ -33,8 +38,9 @@
  *   as `aud`; with an RFC 8707 `resource` in the authorization request, `aud` is that resource.
  * - Basic client credentials are compared raw (no form decoding of the user id/password).
  *
- * `close()` kills the process (SIGTERM, then SIGKILL) and removes the temp directory; a process left
- * running when the test process exits is killed by an exit hook.
+ * `close()` kills the process (SIGTERM, then SIGKILL after 3 s) and removes the temp directory. If
+ * the test process ends first, an exit/signal hook does it, and `setpriv --pdeathsig KILL` covers a
+ * test process that is SIGKILLed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -45,9 +51,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 
-import type { Browser } from './http-client.js';
+import type { Browser, FollowOptions, FollowResult } from './http-client.js';
 
 export const GLEWLWYD_BINARY = '/usr/bin/glewlwyd';
+/** util-linux: kills Glewlwyd when the process that started it dies, however it dies. */
+const SETPRIV = '/usr/bin/setpriv';
 const INIT_SQL = '/usr/share/doc/glewlwyd/database/init.sqlite3.sql.gz';
 const MODULES = '/usr/lib/glewlwyd';
 const INSTALL_HINT = 'apt-get install -y glewlwyd sqlite3';
@@ -110,6 +118,16 @@ export interface Glewlwyd {
    * with a code.
    */
   authenticate(browser: Browser, scopes?: string[]): Promise<void>;
+  /**
+   * `browser.follow(url, options)` through Glewlwyd's login page: each time the browser is sent to
+   * it, logs the user in and grants the scopes (`authenticate`, unless `authenticate: false`) and
+   * goes on at its `callback_url` plus `g_continue`, as Glewlwyd's login web app does. With
+   * `authenticate: false` it stops at the login page instead (`stoppedAt`). `urls` lists every URL
+   * requested; the login page, not being served, is not among them.
+   */
+  follow(browser: Browser, url: string | URL, options?: FollowOptions & { authenticate?: boolean }): Promise<FollowResult>;
+  /** The login page URL Glewlwyd redirects to (without query). */
+  loginPage: string;
   /** One admin API call (`path` below `/api`), as admin; throws unless the answer is 2xx. */
   admin<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
   /** What Glewlwyd logged so far (last lines). */
@@ -118,18 +136,31 @@ export interface Glewlwyd {
   close(): Promise<void>;
 }
 
-/** Processes still running: killed when this (test) process exits, whatever happened. */
-const running = new Set<ChildProcess>();
-let exitHook = false;
-function track(child: ChildProcess): void {
-  running.add(child);
-  child.once('exit', () => running.delete(child));
-  if (!exitHook) {
-    exitHook = true;
-    process.once('exit', () => {
-      for (const c of running) c.kill('SIGKILL');
-    });
+/**
+ * What to undo if this (test) process ends before `close()`: kill the process, remove its
+ * directory. Run on `exit` and on SIGINT/SIGTERM/SIGHUP (then the signal's default action follows
+ * unless someone else handles it). A SIGKILLed test process cannot run it: Glewlwyd is started
+ * under `setpriv --pdeathsig KILL` for that case, so it never outlives its parent.
+ */
+const leftovers = new Set<() => void>();
+let hooked = false;
+function undoOnExit(undo: () => void): () => void {
+  leftovers.add(undo);
+  if (!hooked) {
+    hooked = true;
+    const runAll = () => {
+      for (const fn of leftovers) fn();
+      leftovers.clear();
+    };
+    process.once('exit', runAll);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.once(signal, () => {
+        runAll();
+        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      });
+    }
   }
+  return () => leftovers.delete(undo);
 }
 
 function executable(path: string): boolean {
@@ -243,9 +274,12 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
   let child: ChildProcess | undefined;
   let logLines: string[] = [];
   const log = () => logLines.join('\n');
+  const forget = undoOnExit(() => {
+    child?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
   const cleanup = async () => {
     const c = child;
-    child = undefined;
     if (c && c.exitCode === null && c.signalCode === null) {
       const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
       c.kill('SIGTERM');
@@ -255,7 +289,9 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
         await Promise.race([exited, sleep(2000)]);
       }
     }
+    child = undefined;
     rmSync(dir, { recursive: true, force: true });
+    forget();
   };
 
   try {
@@ -275,9 +311,10 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
       const conf = join(dir, 'glewlwyd.conf');
       writeFileSync(conf, configFile(port, db, o.logLevel));
       logLines = [];
-      const c = spawn(GLEWLWYD_BINARY, ['-c', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      const command = executable(SETPRIV) ? [SETPRIV, '--pdeathsig', 'KILL', GLEWLWYD_BINARY] : [GLEWLWYD_BINARY];
+      // setpriv execs Glewlwyd: same process, so killing `c` kills Glewlwyd.
+      const c = spawn(command[0]!, [...command.slice(1), '-c', conf], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
-      track(c);
       const collect = (data: Buffer) => {
         logLines.push(...data.toString('utf8').split('\n').filter(Boolean));
         if (logLines.length > 300) logLines = logLines.slice(-200);
@@ -347,6 +384,8 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
         'code-duration': 600,
         'refresh-token-rolling': true,
         'refresh-token-one-use': o.refreshTokenOneUse,
+        // RFC 9207: the authorization response carries `iss` (not advertised in the discovery document).
+        'oauth-as-iss-id': true,
         'allow-non-oidc': false,
         'auth-type-code-enabled': true,
         'auth-type-code-revoke-replayed': true,
@@ -417,6 +456,8 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
       ...o.clientProperties,
     });
 
+    const loginPage = `${base}/login.html`;
+    const isLoginPage = (u: URL) => u.origin === base && u.pathname === '/login.html';
     const instance: Glewlwyd = {
       base,
       issuer,
@@ -449,6 +490,28 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
         await call('POST', '/auth/', { username: o.username, password: o.password });
         // Space-separated, whatever the API documentation says.
         await call('PUT', `/auth/grant/${encodeURIComponent(o.clientId)}/`, { scope: scopes.join(' ') });
+      },
+      loginPage,
+      async follow(browser, url, options = {}) {
+        const { authenticate = true, stopAt, ...rest } = options;
+        const userStop = stopAt === undefined ? () => false : typeof stopAt === 'string' ? (u: URL) => u.href.startsWith(stopAt) : stopAt;
+        const urls: string[] = [];
+        let next: FollowOptions = { ...rest };
+        let current = new URL(url);
+        // Glewlwyd sends an authorization request to its login page once; a second visit for the same request would loop.
+        for (let visits = 0; ; visits++) {
+          const result = await browser.follow(current, { ...next, stopAt: (u) => isLoginPage(u) || userStop(u) });
+          urls.push(...result.urls);
+          const page = result.stoppedAt;
+          if (!page || !isLoginPage(page) || !authenticate) return { ...result, urls };
+          if (visits >= 3) throw new Error(`Glewlwyd keeps sending the browser to its login page; visited:\n${urls.join('\n')}`);
+          await result.response.body?.cancel();
+          const callback = page.searchParams.get('callback_url');
+          if (!callback || !callback.startsWith(`${issuer}/`)) throw new Error(`Glewlwyd's login page was given no callback_url of its own: ${page.href}`);
+          await instance.authenticate(browser);
+          current = new URL(`${callback}${callback.includes('?') ? '&' : '?'}g_continue`);
+          next = { maxHops: rest.maxHops, autoSubmit: rest.autoSubmit };
+        }
       },
       close: cleanup,
     };
