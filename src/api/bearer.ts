@@ -50,6 +50,10 @@ export const BearerOptionsSchema = z.strictObject({
 });
 
 export type BearerOptions = z.input<typeof BearerOptionsSchema>;
+
+/** Options of `provider.verifyToken(jwt, options)`: the JWT rules of {@link BearerOptionsSchema}, checked on every call. */
+export const VerifyTokenOptionsSchema = BearerOptionsSchema.pick({ audience: true, algorithms: true, clockTolerance: true });
+export type VerifyTokenOptions = z.input<typeof VerifyTokenOptionsSchema>;
 type ResolvedBearerOptions = z.output<typeof BearerOptionsSchema>;
 
 interface Verified {
@@ -69,15 +73,6 @@ const SEEN_BITS = 18;
 const SEEN_RESET = 100_000;
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const sixBits = (c: string) => B64URL.indexOf(c);
-/** An ID token is no access token, whatever its `aud`: these claims only ID tokens carry. */
-const ID_TOKEN_CLAIMS = ['nonce', 'at_hash', 'c_hash'] as const;
-
-/** Keycloak says what a token is (`typ: "Bearer"` or `"ID"`); elsewhere the ID-token-only claims tell. */
-function isIdToken(claims: JWTPayload): boolean {
-  if (typeof claims.typ === 'string') return claims.typ === 'ID';
-  return ID_TOKEN_CLAIMS.some((c) => claims[c] !== undefined);
-}
-
 /** Freezes `value` and everything in it; iterative, so claims nested thousands deep cannot overflow the stack. */
 function deepFreeze<T>(value: T): T {
   const pending: unknown[] = [value];
@@ -224,7 +219,6 @@ export class BearerVerifier {
 
   /** The checks of a verified JWT that only an access token needs, and whether to cache it. */
   #acceptJwt(key: string, claims: JWTPayload): Verified {
-    if (isIdToken(claims)) throw new OpenIDError('invalid_token', 'an ID token is not an access token');
     // A JWT is cached the second time it is seen: a stream of one-off tokens (each verified once)
     // then costs no memory, while a client repeating its token hits the cache from its third call.
     const slot = (sixBits(key[0]!) << 12) | (sixBits(key[1]!) << 6) | sixBits(key[2]!);

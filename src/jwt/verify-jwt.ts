@@ -2,6 +2,7 @@ import type { JWSHeaderParameters, JWTPayload } from 'jose';
 import { claimsProblem, decodeJsonObject, type ClaimRules } from './claims.js';
 import { OpenIDError, type OpenIDErrorCode } from '../errors.js';
 import { verifySignature, type VerifyKey } from './jws-signature.js';
+import { notAnAccessToken } from './token-kind.js';
 import type { KeyObject } from 'node:crypto';
 
 /** Where a token's verification keys come from: the provider's key set (provider/jwks.ts). */
@@ -27,6 +28,8 @@ export interface JwtCheck {
   hmacSecret?: Uint8Array;
   /** When the header has a `typ`, it must match (RFC 8725 §3.11: a JWT typed as another kind is refused). */
   typ?: RegExp;
+  /** An access-token check: ID tokens (and Keycloak's other token kinds) are refused, see token-kind.ts. */
+  accessToken?: boolean;
 }
 
 const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -60,7 +63,7 @@ export function hmacSecretProblem(algorithms: readonly string[], secret: string 
 
 /**
  * The check for a JWT access token of `provider`: its issuer; `audience` default the `clientId`; a
- * header `typ`, when present, of an access token (`at+jwt`, `JWT`);
+ * header `typ`, when present, of an access token (`at+jwt`, `JWT`); a `sub`; no ID token;
  * the provider's asymmetric algorithms unless `algorithms` says otherwise (`HS*` listed there are
  * checked with the client secret); `clockTolerance` default the provider option.
  */
@@ -78,8 +81,11 @@ export function accessTokenCheck(
     audience: o.audience ?? opts.clientId,
     algorithms,
     clockTolerance: o.clockTolerance ?? opts.clockTolerance,
+    // RFC 9068 §2.2: an access token names its subject.
+    requiredClaims: ['sub'],
     errorCode: 'invalid_token',
     typ: ACCESS_TOKEN_TYP,
+    accessToken: true,
     ...(hmac ? { hmacSecret: new TextEncoder().encode(opts.clientSecret) } : {}),
   };
 }
@@ -183,7 +189,7 @@ function verifyWith(jws: ParsedJws, candidates: VerifyKey[], check: JwtCheck): J
     // No cause: a JSON parse error may quote the claims.
     throw failure(check, 'the token payload is not a JSON object');
   }
-  const problem = claimsProblem(claims, claimRulesOf(check));
+  const problem = claimsProblem(claims, claimRulesOf(check)) ?? (check.accessToken ? notAnAccessToken(claims) : undefined);
   if (problem) throw failure(check, problem);
   return claims as JWTPayload;
 }

@@ -5,7 +5,7 @@ import Router from '@koa/router';
 import type { JWTPayload } from 'jose';
 import type { UserInfoResponse } from 'openid-client';
 import { startLogin, type LoginOptions } from '../login/authorize.js';
-import { bearer, type BearerOptions } from '../api/bearer.js';
+import { bearer, VerifyTokenOptionsSchema, type BearerOptions, type VerifyTokenOptions } from '../api/bearer.js';
 import { completeLogin } from '../login/callback.js';
 import { ProviderConnection, type Provider } from '../provider/discovery.js';
 import { OpenIDError, isOpenIDError } from '../errors.js';
@@ -18,10 +18,10 @@ import { renderError } from './render-error.js';
 import { safeReturnTo } from '../login/return-to.js';
 import { maybeSession, sessionOf } from '../session/session-access.js';
 import { fetchUserInfo, type UserInfoOptions } from '../provider/userinfo.js';
-import { accessTokenCheck, verifyJwt, type AccessTokenCheckOptions } from '../jwt/verify-jwt.js';
+import { accessTokenCheck, verifyJwt } from '../jwt/verify-jwt.js';
+import { parseOptions } from '../parse-options.js';
 
-/** Options of `verifyToken`: `audience`, `algorithms`, `clockTolerance`. */
-export type VerifyTokenOptions = AccessTokenCheckOptions;
+export type { VerifyTokenOptions };
 
 type Target = Koa | Router;
 
@@ -151,13 +151,16 @@ export class OpenID {
   }
 
   /**
-   * Verifies a JWT signed by this provider: signature (JWKS, with the key rotation rule of
-   * {@link RemoteKeySet}), `alg`, `iss`, `aud`, `exp` (required), `nbf`. Returns the claims or
-   * throws an {@link OpenIDError} with code `invalid_token`.
+   * Verifies an access token (a JWT) signed by this provider: signature (JWKS, with the key rotation
+   * rule of {@link RemoteKeySet}), `alg`, `iss`, `aud` (default the `clientId`), `exp` (required),
+   * `nbf`, `sub` (required, RFC 9068 §2.2), and that it is no ID token (see jwt/token-kind.ts).
+   * Returns the claims or throws an {@link OpenIDError} with code `invalid_token`; bad `options`
+   * are a `TypeError`.
    */
   async verifyToken(token: string, options: VerifyTokenOptions = {}): Promise<JWTPayload> {
+    const o = parseOptions(VerifyTokenOptionsSchema, options, 'verifyToken()');
     const provider = await this.#connection.get();
-    return verifyJwt(token, provider.keys, accessTokenCheck(provider, this.options, options));
+    return verifyJwt(token, provider.keys, accessTokenCheck(provider, this.options, o));
   }
 
   /** Middleware: a login of this provider is required (redirect for browsers, else 401 JSON). */

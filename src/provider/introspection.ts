@@ -2,6 +2,7 @@ import * as client from 'openid-client';
 import type { JWTPayload } from 'jose';
 import type { Provider } from './discovery.js';
 import { claimsProblem, isNumericDate } from '../jwt/claims.js';
+import { notAnAccessToken } from '../jwt/token-kind.js';
 import { OpenIDError } from '../errors.js';
 import { fromProviderError } from './provider-errors.js';
 
@@ -22,7 +23,8 @@ export async function introspect(provider: Provider, token: string, check: Intro
   }
   let answer: client.IntrospectionResponse;
   try {
-    answer = await client.tokenIntrospection(provider.config, token);
+    // RFC 7662 §2.1: the hint lets the provider look among access tokens first.
+    answer = await client.tokenIntrospection(provider.config, token, { token_type_hint: 'access_token' });
   } catch (err) {
     const mapped = await fromProviderError(err, 'introspection');
     // A refusal of our own credentials (400 invalid_client, or 401 with a challenge, RFC 6749 §5.2)
@@ -39,7 +41,10 @@ export async function introspect(provider: Provider, token: string, check: Intro
   if (!(['exp', 'nbf'] as const).every((claim) => answer[claim] === undefined || isNumericDate(answer[claim]))) {
     throw new OpenIDError('provider_unavailable', 'the introspection answer is malformed', { status: 502 });
   }
-  const problem = claimsProblem(answer, { issuer: provider.issuer, audience: check.audience, clockTolerance: check.clockTolerance, required: [], dates: [] });
+  const problem =
+    claimsProblem(answer, { issuer: provider.issuer, audience: check.audience, clockTolerance: check.clockTolerance, required: [], dates: [] }) ??
+    // Keycloak introspects ID and refresh tokens too, and calls them active.
+    notAnAccessToken(answer);
   if (problem) throw new OpenIDError('invalid_token', problem);
   return answer as unknown as JWTPayload;
 }

@@ -386,6 +386,43 @@ describe('bearer() on a real server', () => {
       const idToken = await op.sign({ iss: op.issuer, aud: CLIENT_ID, sub: 'alice', iat: now(), exp: now() + 300, auth_time: now() - 60, at_hash: 'x5iMXbfvbGyqEYGdIfgzxA' });
       assertRefused(await get('/api/any', `Bearer ${idToken}`), 401, 'invalid_token');
     });
+
+    test('every signal counts, whatever a payload "typ" says', async () => {
+      const base = { iss: op.issuer, aud: CLIENT_ID, sub: 'alice', iat: now(), exp: now() + 300 };
+      for (const claims of [
+        { typ: 'JWT', nonce: 'n-1' }, // a payload typ other than "ID" no longer hides the nonce
+        { typ: 'Bearer', at_hash: 'x5iMXbfvbGyqEYGdIfgzxA' },
+        { typ: 'Bearer', c_hash: 'x5iMXbfvbGyqEYGdIfgzxA' },
+        { s_hash: 'x5iMXbfvbGyqEYGdIfgzxA' },
+        { typ: 'ID' },
+        { typ: 'Refresh' }, // Keycloak's other token kinds
+        { typ: 'Logout' },
+      ]) {
+        assertRefused(await get('/api/any', `Bearer ${await op.sign({ ...base, ...claims }, { typ: 'JWT' })}`), 401, 'invalid_token');
+      }
+      // Keycloak before 25 copies the login's nonce into its access tokens, typed "Bearer".
+      assertOk(await get('/api/any', `Bearer ${await op.sign({ ...base, typ: 'Bearer', nonce: 'n-2', scope: 'openid' }, { typ: 'JWT' })}`));
+    });
+
+    test('an introspection answer about an ID or refresh token is refused, and the request hints access_token', async () => {
+      const bodies: URLSearchParams[] = [];
+      for (const extra of [{ typ: 'ID' }, { nonce: 'n-3' }, { typ: 'Refresh' }]) {
+        op.onIntrospect((ctx) => {
+          bodies.push(ctx.body);
+          return { json: { ...ctx.answer, ...extra } };
+        });
+        try {
+          assertRefused(await get('/api/any', `Bearer ${op.issueAccessToken()}`), 401, 'invalid_token');
+        } finally {
+          op.onIntrospect(undefined);
+        }
+      }
+      assert.ok(bodies.length === 3 && bodies.every((b) => b.get('token_type_hint') === 'access_token'));
+    });
+  });
+
+  test('a JWT access token without "sub" is refused (RFC 9068 §2.2)', async () => {
+    assertRefused(await get('/api/any', `Bearer ${await token({ sub: undefined })}`), 401, 'invalid_token');
   });
 
   describe('RFC 7662 introspection', () => {

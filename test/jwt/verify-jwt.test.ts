@@ -55,6 +55,25 @@ describe('verifyToken', () => {
   });
   after(() => op.close());
 
+  test('an ID token is refused, and so is a token without "sub"', async () => {
+    await assert.rejects(openid.verifyToken(await token({ nonce: 'n', typ: 'JWT' }, { typ: 'JWT' })), isInvalidToken);
+    await assert.rejects(openid.verifyToken(await token({ at_hash: 'x5iMXbfvbGyqEYGdIfgzxA' }, { typ: 'JWT' })), isInvalidToken);
+    await assert.rejects(openid.verifyToken(await token({ sub: undefined })), isInvalidToken);
+  });
+
+  test('options are checked like bearer()\'s: a TypeError naming the option', async () => {
+    const expired = await token({ exp: now() - 30 * 86400 });
+    for (const [options, message] of [
+      [{ clockTolerance: Number.NaN }, /"clockTolerance"/],
+      [{ clockTolerance: -1 }, /"clockTolerance"/],
+      [{ audience: '' }, /"audience"/],
+      [{ algorithms: ['none'] }, /"algorithms\.0"/],
+      [{ audiense: 'x' }, /unknown option "audiense"/],
+    ] as const) {
+      await assert.rejects(openid.verifyToken(expired, options as never), { name: 'TypeError', message }, JSON.stringify(options));
+    }
+  });
+
   test('a valid JWT gives its claims', async () => {
     const claims = await openid.verifyToken(await token({ scope: 'read write' }));
     assert.equal(claims.sub, 'alice');
