@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { z } from 'zod';
 import { isAsymmetricAlgorithm } from './jws-algorithms.js';
 import { parseOptions } from './parse-options.js';
@@ -172,5 +173,16 @@ export function resolveOptions(input: unknown): ResolvedOptions {
       throw new TypeError(`"${key}" must be an https URL (set "allowInsecureRequests" only for development)`);
     }
   }
-  return { ...o, scopes, routeLogin, routeAuth, responseMode };
+  return redacting({ ...o, scopes, routeLogin, routeAuth, responseMode });
+}
+
+/**
+ * Gives the options a `toJSON` and a `util.inspect` view without the client secret (both
+ * non-enumerable): JSON loggers and `console.log` print the options, never the secret.
+ */
+function redacting<T extends { clientSecret?: string | undefined }>(opts: T): T {
+  const shown = () => (opts.clientSecret === undefined ? { ...opts } : { ...opts, clientSecret: '[redacted]' });
+  Object.defineProperty(opts, 'toJSON', { value: shown });
+  Object.defineProperty(opts, inspect.custom, { value: shown });
+  return opts;
 }

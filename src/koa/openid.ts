@@ -80,9 +80,13 @@ export class OpenID {
     if (!isRouter(app)) app.use(router.routes());
   }
 
-  /** `console.log(provider)` shows no secret. */
+  /** `console.log(provider)` and `JSON.stringify(provider)` show no secret (the options redact it). */
   [inspect.custom](): object {
-    return { name: this.name, options: { ...this.options, ...(this.options.clientSecret ? { clientSecret: '[redacted]' } : {}) } };
+    return { name: this.name, options: this.options };
+  }
+
+  toJSON(): object {
+    return this[inspect.custom]();
   }
 
   /** Wraps a route so that library errors become answers (4xx/5xx pages or JSON), never crashes. */

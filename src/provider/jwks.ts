@@ -1,6 +1,7 @@
 import type { JWK, JWSHeaderParameters } from 'jose';
 import type { KeyObject } from 'node:crypto';
 import { debug } from '../debug.js';
+import { readLimited } from './read-body.js';
 import { OpenIDError } from '../errors.js';
 import { jwkSuits } from '../jws-algorithms.js';
 import { importVerifyKey } from '../jwt/jws-signature.js';
@@ -156,8 +157,9 @@ export class RemoteKeySet implements KeySource {
         signal: AbortSignal.timeout(this.#opts.timeoutMs),
       });
       if (res.status !== 200) throw new Error(`JWKS answered HTTP ${res.status}`);
-      const text = await res.text();
-      if (text.length > MAX_JWKS_BYTES) throw new Error('JWKS too large');
+      // The limit applies while reading: a hostile jwks_uri cannot make us buffer more.
+      const text = await readLimited(res, MAX_JWKS_BYTES);
+      if (text === undefined) throw new Error('JWKS too large');
       const body = JSON.parse(text) as { keys?: unknown };
       if (!Array.isArray(body?.keys)) throw new Error('JWKS has no "keys" array');
       // Symmetric ("oct") keys never belong in a provider's public key set: ignore them.

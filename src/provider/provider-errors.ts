@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { debug } from '../debug.js';
 import { OpenIDError } from '../errors.js';
+import { readLimited } from './read-body.js';
 
 const TOKEN_STEPS = new Set(['token request', 'refresh']);
 const ID_TOKEN_CODES = new Set(['OAUTH_JWT_CLAIM_COMPARISON_FAILED', 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED']);
@@ -85,24 +86,13 @@ function safeReason(message: string): string {
   return m ? m[0] : 'see the logs';
 }
 
-/** The `error` code of a (small) JSON error body, read at most {@link MAX_ERROR_BODY} bytes far. */
+/** The `error` code of a (small) JSON error body, or `undefined`. */
 async function bodyError(response: Response): Promise<string | undefined> {
-  const reader = response.body?.getReader();
-  if (!reader) return undefined;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      if ((size += value.length) > MAX_ERROR_BODY) return undefined;
-    }
-    const error = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: unknown })?.error;
+    const text = await readLimited(response, MAX_ERROR_BODY);
+    const error = text === undefined ? undefined : (JSON.parse(text) as { error?: unknown })?.error;
     return typeof error === 'string' ? error : undefined;
   } catch {
     return undefined;
-  } finally {
-    reader.cancel().catch(() => {});
   }
 }

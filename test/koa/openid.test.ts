@@ -322,6 +322,17 @@ describe('setup', () => {
     assert.equal(router.stack.length, 0);
   });
 
+  test('JSON.stringify and util.inspect of a provider or its options never show the client secret', async () => {
+    const { inspect } = await import('node:util');
+    const secret = 'a-very-secret-client-secret-0123456789';
+    const provider = new OpenID(new Router(), { name: 'leak', clientId: 'c', clientSecret: secret, configuration: 'https://op.example/' });
+    for (const shown of [JSON.stringify(provider), JSON.stringify({ provider }), JSON.stringify(provider.options), inspect(provider, { depth: 5 }), inspect(provider.options)]) {
+      assert.doesNotMatch(shown, new RegExp(secret));
+      assert.match(shown, /\[redacted\]/);
+    }
+    assert.equal(provider.options.clientSecret, secret, 'the option itself is intact');
+  });
+
   test('a @koa/router Router is accepted in place of the app', () => {
     const router = new Router();
     new OpenID(router, { name: 'r', clientId: 'c', configuration: 'https://op.example/.well-known/openid-configuration' });

@@ -60,6 +60,9 @@ test('at_hash and c_hash follow the ID token alg (Core §3.2.2.9)', () => {
   assert.equal(tokenHash('jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y', 'RS256'), '77QmUPtjPfzWtF2AnpK9RQ');
   assert.equal(tokenHash('x', 'HS256'), undefined);
   assert.equal(tokenHash('x', 'EdDSA')!.length, 43);
+  // Not ASCII: no hash at all (Node's 'ascii' encoding kept the low byte only, so "Ł" hashed like "A").
+  assert.equal(tokenHash('Ł', 'RS256'), undefined);
+  assert.notEqual(tokenHash('A', 'RS256'), undefined);
 });
 
 describe('implicit id_token token (hostile provider, form_post)', () => {

@@ -212,3 +212,35 @@ describe('RemoteKeySet', () => {
     assert.deepEqual(await keys.candidates(old), []);
   });
 });
+
+test('the JWKS size limit applies while reading: a jwks_uri that streams without end is cut off early', async () => {
+  const { createServer } = await import('node:http');
+  let sent = 0;
+  let closed = false;
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    res.write('{"keys":[');
+    // Writes until the client goes away (or 256 MiB, a bound for the test itself).
+    const pump = () => {
+      while (!closed && sent < 256 * 1024 * 1024) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    res.on('close', () => (closed = true));
+    pump();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const keys = new RemoteKeySet(new URL(`http://127.0.0.1:${port}/jwks`), { timeoutMs: 5000, cooldownMs: 100, maxAgeMs: 60_000, allowInsecure: true });
+    await assert.rejects(keys.candidates({ alg: 'RS256', kid: 'k' }), (err: unknown) => err instanceof OpenIDError && err.code === 'provider_unavailable');
+    // The reader stopped after 512 KiB; what the server got out before noticing is socket buffers.
+    assert.ok(sent < 16 * 1024 * 1024, `the server sent ${(sent / 1024 / 1024).toFixed(1)} MiB before we stopped reading`);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
