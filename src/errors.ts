@@ -36,7 +36,9 @@ export type OpenIDErrorCode =
   /** The provider could not be reached, answered with a server error (502), or timed out (504). */
   | 'provider_unavailable'
   /** The discovery document could not be fetched or is invalid (e.g. its `issuer` does not match). (503) */
-  | 'discovery_failed';
+  | 'discovery_failed'
+  /** The session store (Redis) failed or could not be reached. (503) */
+  | 'session_unavailable';
 
 /** The HTTP status each code maps to by default. */
 export const ERROR_STATUS: Readonly<Record<OpenIDErrorCode, number>> = Object.freeze({
@@ -54,6 +56,7 @@ export const ERROR_STATUS: Readonly<Record<OpenIDErrorCode, number>> = Object.fr
   invalid_client: 502,
   provider_unavailable: 502,
   discovery_failed: 503,
+  session_unavailable: 503,
 });
 
 export interface OpenIDErrorOptions {
@@ -63,6 +66,18 @@ export interface OpenIDErrorOptions {
   status?: number;
   /** An OAuth error code the provider answered with (`access_denied`, `invalid_grant`, ...), when it is a plain token. */
   providerError?: string;
+  /** The URL of the endpoint that failed: only its origin is kept (no path, query or credentials). */
+  url?: string | URL | undefined;
+}
+
+function originOf(url: string | URL | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    const origin = new URL(url).origin;
+    return origin === 'null' ? undefined : origin;
+  } catch {
+    return undefined;
+  }
 }
 
 const OAUTH_ERROR_SYNTAX = /^[a-z0-9_.-]{1,64}$/i;
@@ -108,6 +123,8 @@ export class OpenIDError extends Error {
   readonly providerError?: string;
   /** For Koa's default error handler: the message of a 4xx is safe to show (it never holds a token or secret). */
   readonly expose: boolean;
+  /** The origin of the provider endpoint that failed (`https://kc.example.com`), when one did. */
+  readonly origin?: string;
 
   constructor(code: OpenIDErrorCode, message: string, options: OpenIDErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause instanceof OpenIDError ? options.cause : summarize(options.cause) });
@@ -117,6 +134,17 @@ export class OpenIDError extends Error {
     if (typeof options.providerError === 'string' && OAUTH_ERROR_SYNTAX.test(options.providerError)) {
       this.providerError = options.providerError;
     }
+    const origin = originOf(options.url);
+    if (origin) this.origin = origin;
+  }
+
+  /** The first error code in the cause chain (`ECONNREFUSED`, `OAUTH_TIMEOUT`, ...), for diagnostics. */
+  get causeCode(): string | undefined {
+    for (let c = this.cause as ErrorCause | OpenIDError | undefined; c; c = c.cause as ErrorCause | undefined) {
+      if (c instanceof OpenIDError) return c.causeCode ?? c.code;
+      if (typeof c.code === 'string') return c.code;
+    }
+    return undefined;
   }
 
   /** The JSON body this error is rendered as: `{ error, error_description }`. */

@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import type { OpenIDError } from './errors.js';
 
 /** A browser navigation (it asks for HTML) rather than an API client. */
 export function wantsHtml(ctx: Context): boolean {
@@ -48,4 +49,14 @@ export function sendPage(ctx: Context, title: string, text: string, links: PageL
     (detail ? `<p class="muted"><code>${escapeHtml(detail)}</code></p>` : '') +
     (actions ? `<div class="actions">${actions}</div>` : '') +
     `</body></html>`;
+}
+
+/**
+ * A server-side failure (5xx: a provider or the session store down, discovery failing) is also a
+ * Koa `error` event, as Koa apps expect of failures someone must see: `app.on('error', ...)` gets
+ * the {@link OpenIDError}, with the failing endpoint's `origin` and `causeCode`, never a token.
+ * The answer is already set.
+ */
+export function reportServerError(ctx: Context, err: OpenIDError): void {
+  if (err.status >= 500) ctx.app.emit('error', err, ctx);
 }

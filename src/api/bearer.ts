@@ -11,6 +11,7 @@ import type { OpenIDState } from '../state.js';
 import { TokenCache } from './token-cache.js';
 import { accessTokenCheck, hmacSecretProblem, JWT_SHAPE, verifyJwt, verifyJwtNow, type JwtCheck } from '../jwt/verify-jwt.js';
 import { parseOptions } from '../parse-options.js';
+import { reportServerError } from '../respond.js';
 import { z } from 'zod';
 
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `must be a function (${what})` });
@@ -243,6 +244,7 @@ export function exposeBearer(ctx: Context, state: OpenIDState): void {
 /** Answers a bearer failure per RFC 6750 §3: status, `WWW-Authenticate`, and a JSON body with the code. */
 export function rejectBearer(ctx: Context, realm: string, err: OpenIDError | undefined, requiredScopes?: readonly string[]): void {
   const error = err ?? new OpenIDError('invalid_token', 'a bearer token is required');
+  reportServerError(ctx, error);
   ctx.status = error.status;
   if (error.status === 401 || error.status === 403) ctx.set('WWW-Authenticate', bearerChallenge(realm, err, requiredScopes));
   ctx.set('Cache-Control', 'no-store');

@@ -62,6 +62,13 @@ export class OpenID {
     }
     this.options = resolveOptions(options);
     this.name = this.options.name;
+    // The login routes keep their state in the session. On a Router the app is not known yet:
+    // a missing session middleware is then reported at the first request.
+    if (this.options.routes && !isRouter(app) && !Object.prototype.hasOwnProperty.call(app.context, 'session')) {
+      throw new TypeError(
+        'new OpenID(app): the app has no session middleware yet: app.use(redisSession(app, ...)) before creating the providers (or routes: false for an API)',
+      );
+    }
     claim(app, this.options);
     this.#connection = new ProviderConnection(this.options);
     if (process.env.NODE_ENV === 'production' && !warnedProduction && (!this.options.baseUrl || this.options.allowInsecureRequests)) {

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { OpenIDError } from '../errors.js';
 import type { HandleError } from '../options.js';
 import { debug } from '../debug.js';
-import { escapeHtml, responded, wantsHtml } from '../respond.js';
+import { escapeHtml, reportServerError, responded, wantsHtml } from '../respond.js';
 
 
 /**
@@ -11,6 +11,7 @@ import { escapeHtml, responded, wantsHtml } from '../respond.js';
  */
 export async function renderError(ctx: Context, err: OpenIDError, hook?: HandleError, home = '/'): Promise<void> {
   debug('%s %s -> %d %s: %s', ctx.method, ctx.path, err.status, err.code, err.message);
+  reportServerError(ctx, err);
   ctx.set('Cache-Control', 'no-store');
   if (hook) {
     // Koa's default status is an implicit 404: a hook that sets a body gets a 200, as in any route.

@@ -62,7 +62,7 @@ async function exchangeCode(provider: Provider, tx: Transaction, params: URLSear
       ...(tx.maxAge !== undefined ? { maxAge: tx.maxAge } : {}),
     });
   } catch (err) {
-    throw await fromProviderError(err, 'token request');
+    throw await fromProviderError(err, 'token request', provider.server.token_endpoint);
   }
 }
 

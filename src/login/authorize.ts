@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import * as client from 'openid-client';
+import { debug } from '../debug.js';
 import { OpenIDError } from '../errors.js';
 import type { Provider } from '../provider/discovery.js';
 import { RESERVED_PARAMS, SCOPE_TOKEN, type ResolvedOptions } from '../options.js';
@@ -27,6 +28,8 @@ export interface LoginOptions {
 }
 
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
+/** Provider + redirect_uri pairs already named in the debug log. */
+const announced = new Set<string>();
 
 function checkLoginOptions(o: LoginOptions): void {
   if (o.scopes !== undefined && (!Array.isArray(o.scopes) || !o.scopes.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s)))) {
@@ -69,6 +72,12 @@ export async function startLogin(ctx: Context, session: SessionData, opts: Resol
   const scope = [...new Set([...opts.scopes, ...current, ...(login.scopes ?? [])])].join(' ');
   const maxAge = login.maxAge ?? opts.maxAge;
   const redirect_uri = redirectUri(ctx, opts);
+  // (Bounded: without baseUrl the URI follows the Host header.)
+  if (announced.size < 100 && !announced.has(`${opts.name} ${redirect_uri}`)) {
+    // A wrong redirect_uri is otherwise only visible at the provider (which refuses the login).
+    announced.add(`${opts.name} ${redirect_uri}`);
+    debug('provider "%s" sends redirect_uri %s (register it at the provider)', opts.name, redirect_uri);
+  }
   const acr = Array.isArray(login.acrValues) ? login.acrValues.join(' ') : login.acrValues;
 
   const withCode = opts.responseType.startsWith('code');

@@ -94,17 +94,17 @@ export class ProviderConnection {
       });
     } catch (err) {
       debug('discovery of "%s" failed: %s', o.name, (err as Error).message);
-      throw new OpenIDError('discovery_failed', `the discovery document of provider "${o.name}" could not be loaded`, { cause: err });
+      throw new OpenIDError('discovery_failed', `the discovery document of provider "${o.name}" could not be loaded`, { cause: err, url: o.configuration });
     }
     const server = config.serverMetadata();
     const expected = o.issuer ?? expectedIssuer(o.configuration);
     if (typeof server.issuer !== 'string' || !sameIssuer(expected, server.issuer, Boolean(o.issuer) || expected !== o.configuration)) {
       debug('discovery of "%s": issuer mismatch', o.name);
-      throw new OpenIDError('discovery_failed', `the discovery document of provider "${o.name}" names another issuer than expected`);
+      throw new OpenIDError('discovery_failed', `the discovery document of provider "${o.name}" names another issuer than expected`, { url: o.configuration });
     }
     for (const key of ['authorization_endpoint', 'token_endpoint', 'jwks_uri'] as const) {
       if (typeof server[key] !== 'string') {
-        throw new OpenIDError('discovery_failed', `the discovery document of provider "${o.name}" has no "${key}"`);
+        throw new OpenIDError('discovery_failed', `the discovery document of provider "${o.name}" has no "${key}"`, { url: o.configuration });
       }
     }
     // Rebuild with the client authentication chosen from the now known server metadata.

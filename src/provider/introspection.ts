@@ -26,11 +26,11 @@ export async function introspect(provider: Provider, token: string, check: Intro
     // RFC 7662 §2.1: the hint lets the provider look among access tokens first.
     answer = await client.tokenIntrospection(provider.config, token, { token_type_hint: 'access_token' });
   } catch (err) {
-    const mapped = await fromProviderError(err, 'introspection');
+    const mapped = await fromProviderError(err, 'introspection', provider.server.introspection_endpoint);
     // A refusal of our own credentials (400 invalid_client, or 401 with a challenge, RFC 6749 §5.2)
     // is the provider's or our configuration's fault, never the caller's token's.
     if (mapped.code === 'token_request_failed') {
-      throw new OpenIDError('provider_unavailable', 'the introspection request failed', { cause: err, status: 502 });
+      throw new OpenIDError('provider_unavailable', 'the introspection request failed', { cause: err, status: 502, url: provider.server.introspection_endpoint });
     }
     throw mapped;
   }
@@ -39,7 +39,7 @@ export async function introspect(provider: Provider, token: string, check: Intro
   // Malformed dates are the provider's fault, not the caller's (and not remembered as a refusal);
   // "iat" is only informational.
   if (!(['exp', 'nbf'] as const).every((claim) => answer[claim] === undefined || isNumericDate(answer[claim]))) {
-    throw new OpenIDError('provider_unavailable', 'the introspection answer is malformed', { status: 502 });
+    throw new OpenIDError('provider_unavailable', 'the introspection answer is malformed', { status: 502, url: provider.server.introspection_endpoint });
   }
   const problem =
     claimsProblem(answer, { issuer: provider.issuer, audience: check.audience, clockTolerance: check.clockTolerance, required: [], dates: [] }) ??

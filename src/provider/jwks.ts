@@ -35,7 +35,7 @@ function usableFor(jwk: JWK, header: JWSHeaderParameters): boolean {
 /** The `#resolved` key of a header: its `kid` and `alg`. */
 const lookupId = (header: JWSHeaderParameters) => `${header.kid ?? ''}\u0000${header.alg}`;
 
-const unavailable = () => new OpenIDError('provider_unavailable', "the provider's signing keys could not be fetched");
+const unavailable = (url: URL) => new OpenIDError('provider_unavailable', "the provider's signing keys could not be fetched", { url });
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -91,9 +91,9 @@ export class RemoteKeySet implements KeySource {
   async candidates(header: JWSHeaderParameters): Promise<KeyObject[]> {
     if (!this.#keys) {
       // While the very first fetch keeps failing, the provider is asked at most once per cooldown.
-      if (this.#fetchedAt && !this.#inflight && Date.now() - this.#fetchedAt < this.#opts.cooldownMs) throw unavailable();
+      if (this.#fetchedAt && !this.#inflight && Date.now() - this.#fetchedAt < this.#opts.cooldownMs) throw unavailable(this.url);
       await this.#refresh(0);
-      if (!this.#keys) throw unavailable();
+      if (!this.#keys) throw unavailable(this.url);
     }
     if (Date.now() - this.#fetchedAt > this.#opts.maxAgeMs) {
       this.#refresh(this.#opts.cooldownMs).catch(() => {});

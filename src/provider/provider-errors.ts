@@ -11,10 +11,11 @@ const CLIENT_STEPS = new Set(['token request', 'refresh', 'introspection']);
 const CLIENT_REFUSALS = new Set(['invalid_client', 'unauthorized_client']);
 
 /** The provider refused this app's client credentials: a configuration problem, never the user's (502). */
-function clientRefused(err: unknown, step: string, providerError?: string): OpenIDError {
+function clientRefused(err: unknown, step: string, url: string | undefined, providerError?: string): OpenIDError {
   debug('%s: the provider refused our client credentials (%s)', step, providerError ?? 'a 401 challenge');
   return new OpenIDError('invalid_client', `the provider refused this app's client credentials (${step})`, {
     cause: err,
+    url,
     ...(providerError ? { providerError } : {}),
   });
 }
@@ -27,30 +28,31 @@ const MAX_ERROR_BODY = 4096;
  * openid-client attaches to its errors stay in `cause`, which is never rendered. A 401 challenge
  * at a client-authenticated endpoint is `invalid_client`, with the `error` its body names.
  */
-export async function fromProviderError(err: unknown, step: string): Promise<OpenIDError> {
+export async function fromProviderError(err: unknown, step: string, url?: string): Promise<OpenIDError> {
   if (err instanceof client.WWWAuthenticateChallengeError && CLIENT_STEPS.has(step)) {
-    return clientRefused(err, step, await bodyError(err.response));
+    return clientRefused(err, step, url, await bodyError(err.response));
   }
-  return mapProviderError(err, step);
+  return mapProviderError(err, step, url);
 }
 
-function mapProviderError(err: unknown, step: string): OpenIDError {
+function mapProviderError(err: unknown, step: string, url: string | undefined): OpenIDError {
   if (err instanceof OpenIDError) return err;
   if (err instanceof client.AuthorizationResponseError) {
-    return new OpenIDError('provider_error', `the provider refused the login (${step})`, { cause: err, providerError: err.error });
+    return new OpenIDError('provider_error', `the provider refused the login (${step})`, { cause: err, url, providerError: err.error });
   }
   if (err instanceof client.ResponseBodyError) {
-    if (CLIENT_STEPS.has(step) && CLIENT_REFUSALS.has(err.error)) return clientRefused(err, step, err.error);
+    if (CLIENT_STEPS.has(step) && CLIENT_REFUSALS.has(err.error)) return clientRefused(err, step, url, err.error);
     const failed = err.status >= 500;
     return new OpenIDError('token_request_failed', failed ? `the provider failed (${step})` : `the provider refused the request (${step})`, {
       cause: err,
+      url,
       status: failed ? 502 : 400,
       providerError: err.error,
     });
   }
   if (err instanceof client.WWWAuthenticateChallengeError) {
     // (At the token and introspection endpoints it answers our client authentication, see above.)
-    return new OpenIDError('invalid_token', `the provider refused the access token (${step})`, { cause: err });
+    return new OpenIDError('invalid_token', `the provider refused the access token (${step})`, { cause: err, url });
   }
   const code = (err as { code?: unknown })?.code;
   // openid-client wraps oauth4webapi's precise error in a generic ClientError: read both messages.
@@ -58,26 +60,26 @@ function mapProviderError(err: unknown, step: string): OpenIDError {
   const status = ((err as Error)?.cause as Response | undefined)?.status;
   if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && typeof status === 'number' && status >= 500 && TOKEN_STEPS.has(step)) {
     // openid-client raises ResponseBodyError for 4xx only; a 5xx of the token endpoint lands here.
-    return new OpenIDError('token_request_failed', `the provider failed (${step})`, { cause: err, status: 502 });
+    return new OpenIDError('token_request_failed', `the provider failed (${step})`, { cause: err, url, status: 502 });
   }
   if (code === 'OAUTH_TIMEOUT' || (err as Error)?.name === 'TimeoutError') {
-    return new OpenIDError('provider_unavailable', `the provider did not answer in time (${step})`, { cause: err, status: 504 });
+    return new OpenIDError('provider_unavailable', `the provider did not answer in time (${step})`, { cause: err, url, status: 504 });
   }
   if (/"iss" \(issuer\) (response parameter|missing)|response parameter "iss"/.test(message)) {
-    return new OpenIDError('issuer_mismatch', 'the authorization response names another issuer, or none (RFC 9207)', { cause: err });
+    return new OpenIDError('issuer_mismatch', 'the authorization response names another issuer, or none (RFC 9207)', { cause: err, url });
   }
   if (/body "sub" property/.test(message)) {
-    return new OpenIDError('userinfo_failed', 'the userinfo answer is not about the logged-in user', { cause: err });
+    return new OpenIDError('userinfo_failed', 'the userinfo answer is not about the logged-in user', { cause: err, url });
   }
   if (/"state"/.test(message) && /response parameter/.test(message)) {
-    return new OpenIDError('invalid_state', 'the "state" response parameter does not match', { cause: err });
+    return new OpenIDError('invalid_state', 'the "state" response parameter does not match', { cause: err, url });
   }
   if (typeof code === 'string' && (ID_TOKEN_CODES.has(code) || /ID Token|JWT|"id_token"/.test(message))) {
     const precise = ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
-    return new OpenIDError('invalid_id_token', `the ID token failed a check: ${safeReason(precise)}`, { cause: err });
+    return new OpenIDError('invalid_id_token', `the ID token failed a check: ${safeReason(precise)}`, { cause: err, url });
   }
   debug('%s: provider request failed: %s %s', step, typeof code === 'string' ? code : '', message);
-  return new OpenIDError('provider_unavailable', `the provider could not be reached or sent an invalid answer (${step})`, { cause: err });
+  return new OpenIDError('provider_unavailable', `the provider could not be reached or sent an invalid answer (${step})`, { cause: err, url });
 }
 
 /** openid-client's messages name the check (`unexpected JWT "aud" (audience) claim value`); keep that, nothing else. */

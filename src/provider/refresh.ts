@@ -55,7 +55,7 @@ export async function refreshLogin(ctx: Context, opts: ResolvedOptions, provider
   try {
     tokens = await sharedGrant(provider, refreshToken);
   } catch (err) {
-    const mapped = await fromProviderError(err, 'refresh');
+    const mapped = await fromProviderError(err, 'refresh', provider.server.token_endpoint);
     if (mapped.code === 'token_request_failed' && mapped.status === 400) {
       removeLogin(session, opts.name);
       throw new OpenIDError('login_required', 'the provider refused the refresh token: log in again', {

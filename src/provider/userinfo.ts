@@ -46,7 +46,7 @@ export async function fetchUserInfo(
   try {
     info = await client.fetchUserInfo(provider.config, token, sub ?? client.skipSubjectCheck);
   } catch (err) {
-    throw await fromProviderError(err, 'userinfo');
+    throw await fromProviderError(err, 'userinfo', provider.server.userinfo_endpoint);
   }
   if (typeof info.sub !== 'string') throw new OpenIDError('userinfo_failed', 'the userinfo answer has no "sub"');
   return info;

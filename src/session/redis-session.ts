@@ -9,6 +9,7 @@ import { MemoryStore } from './memory-store.js';
 import { RedisStore, type RedisClientLike } from './redis-store.js';
 import { ONE_DAY_MS, parseOptions, StoreOptionsSchema, type SessionStore } from './store.js';
 import type {} from './context-types.js';
+import { answeringStoreFailures, failingClearly } from './store-failure.js';
 
 const REDIS_URL = /^rediss?:\/\/./;
 /** The default cookie names: plain on http (development), `__Host-` prefixed whenever it is Secure. */
@@ -210,18 +211,19 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
     overwrite: true,
     autoCommit: true,
     beforeSave: keepBrowserSession,
-    store: store as NonNullable<CreateSessionOptions['store']>,
+    store: failingClearly(store) as NonNullable<CreateSessionOptions['store']>,
   };
   if (sessionOptions.secure === undefined) delete sessionOptions.secure;
   const sessions = createSession(app, sessionOptions) as Koa.Middleware;
   // The default cookie name follows the request: `__Host-` whenever the cookie is Secure.
-  const middleware: Koa.Middleware =
+  const named: Koa.Middleware =
     opts.key !== undefined || opts.secure === false
       ? sessions
       : (ctx, next) => {
           if (opts.secure === true || ctx.secure) ctx.sessionOptions!.key = COOKIE_HTTPS;
           return sessions(ctx, next);
         };
+  const middleware = answeringStoreFailures(named);
 
   let closing: Promise<void> | undefined;
   return Object.assign(middleware, {

@@ -328,10 +328,10 @@ describe('bearer() on a real server', () => {
         assert.throws(() => openid.bearer(options), TypeError, JSON.stringify(options));
         assert.throws(() => openid.required({ bearer: options }), TypeError, JSON.stringify(options));
       }
-      const publicClient = new OpenID(new Koa(), { name: 'public', clientId: 'p', configuration: op.discoveryUrl, allowInsecureRequests: true });
+      const publicClient = new OpenID(new Koa(), { name: 'public', clientId: 'p', configuration: op.discoveryUrl, allowInsecureRequests: true, routes: false });
       assert.throws(() => publicClient.bearer({ algorithms: ['HS256'] }), TypeError);
       // RFC 7518 §3.2: the HMAC key is at least as long as the hash.
-      const shortSecret = new OpenID(new Koa(), { name: 'short', clientId: 's', clientSecret: 'x'.repeat(31), configuration: op.discoveryUrl, allowInsecureRequests: true });
+      const shortSecret = new OpenID(new Koa(), { name: 'short', clientId: 's', clientSecret: 'x'.repeat(31), configuration: op.discoveryUrl, allowInsecureRequests: true, routes: false });
       assert.throws(() => shortSecret.bearer({ algorithms: ['HS256'] }), /at least 32 bytes/);
       assert.doesNotThrow(() => shortSecret.bearer({ algorithms: ['RS256'] }));
       assert.throws(() => openid.bearer({ algorithms: ['HS512'] }), /at least 64 bytes/);

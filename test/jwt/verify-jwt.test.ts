@@ -36,6 +36,7 @@ describe('verifyToken', () => {
       allowInsecureRequests: true,
       jwksCooldown: 0.3,
       timeout: 1,
+      routes: false,
       ...options,
     });
   }

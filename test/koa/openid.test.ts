@@ -2,7 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Koa from 'koa';
 import Router from '@koa/router';
-import { OpenID, isOpenIDError } from '../../src/index.js';
+import { OpenID, isOpenIDError, redisSession } from '../../src/index.js';
+import { redisUrl, uniquePrefix } from '../support/redis.js';
 import { login, startFixture, type Fixture } from '../support/fixture.js';
 import type { Browser } from '../support/http-client.js';
 
@@ -285,14 +286,26 @@ async function commandCount(fx: Fixture, command: string): Promise<number> {
 }
 
 describe('setup', () => {
-  test('two providers with the same name or routes are a TypeError', () => {
+  test('a Koa app without session middleware is refused at setup (routes need a session); routes: false needs none', async () => {
+    const opts = { name: 'x', clientId: 'c', configuration: 'https://op.example/.well-known/openid-configuration' };
+    assert.throws(() => new OpenID(new Koa(), opts), { name: 'TypeError', message: /no session middleware yet: app\.use\(redisSession/ });
+    assert.doesNotThrow(() => new OpenID(new Koa(), { ...opts, routes: false }));
     const app = new Koa();
+    app.keys = ['k'];
+    const sessions = redisSession(app, { redis: redisUrl(), prefix: uniquePrefix('setup') });
+    app.use(sessions);
+    assert.doesNotThrow(() => new OpenID(app, opts));
+    await sessions.close();
+  });
+
+  test('two providers with the same name or routes are a TypeError', () => {
+    const app = new Router();
     const opts = { clientId: 'c', configuration: 'https://op.example/.well-known/openid-configuration' };
     new OpenID(app, { ...opts, name: 'one' });
     assert.throws(() => new OpenID(app, { ...opts, name: 'one' }), TypeError);
     assert.throws(() => new OpenID(app, { ...opts, name: 'two', routeAuth: '/openid/one/auth' }), /already used/);
     // Another app is independent.
-    new OpenID(new Koa(), { ...opts, name: 'one' });
+    new OpenID(new Router(), { ...opts, name: 'one' });
   });
 
   test('a cookie-only session is refused: tokens never go into a cookie', async () => {
@@ -316,7 +329,7 @@ describe('setup', () => {
   });
 
   test('unknown options are refused; routes: false registers no route', () => {
-    assert.throws(() => new OpenID(new Koa(), { name: 'x', clientId: 'c', configuration: 'https://op.example/', clientSecrett: 's' } as never), /unknown option "clientSecrett"/);
+    assert.throws(() => new OpenID(new Router(), { name: 'x', clientId: 'c', configuration: 'https://op.example/', clientSecrett: 's' } as never), /unknown option "clientSecrett"/);
     const router = new Router();
     new OpenID(router, { name: 'api', clientId: 'c', configuration: 'https://op.example/', routes: false });
     assert.equal(router.stack.length, 0);

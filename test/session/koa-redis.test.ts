@@ -75,8 +75,11 @@ describe('koa-redis as { store }', () => {
     });
     const served = await serve(app);
     try {
-      assert.equal((await fetch(served.url('/'))).status, 500);
-      assert.match(String(errors[0]?.message), /not an integer/);
+      // The store's failure is the session store failing: 503 session_unavailable, reported as an error event.
+      const res = await fetch(served.url('/'));
+      assert.equal(res.status, 503);
+      assert.equal(((await res.json()) as { error: string }).error, 'session_unavailable');
+      assert.match(String((errors[0]?.cause as { message?: string } | undefined)?.message), /not an integer/);
     } finally {
       await served.close();
       await client.quit();
