@@ -55,6 +55,8 @@ export class OpenID {
   /** The validated options, defaults applied. */
   readonly options: ResolvedOptions;
   readonly #connection: ProviderConnection;
+  /** The Router the routes were added to, when one was given: its prefix is part of every URL. */
+  readonly #router: Router | undefined;
 
   constructor(app: Target, options: OpenIDOptions) {
     if (!app || (typeof (app as Koa).use !== 'function' && !isRouter(app))) {
@@ -70,6 +72,7 @@ export class OpenID {
       );
     }
     claim(app, this.options);
+    this.#router = isRouter(app) ? app : undefined;
     this.#connection = new ProviderConnection(this.options);
     if (process.env.NODE_ENV === 'production' && !warnedProduction && (!this.options.baseUrl || this.options.allowInsecureRequests)) {
       warnedProduction = true;
@@ -131,13 +134,19 @@ export class OpenID {
   async login(ctx: Context, options: LoginOptions = {}): Promise<void> {
     // The session first: a missing session middleware is reported even while the provider is down.
     const session = sessionOf(ctx);
-    await startLogin(ctx, session, this.options, await this.#connection.get(), options);
+    await startLogin(ctx, session, this.options, await this.#connection.get(), options, this.#path(this.options.routeAuth));
+  }
+
+  /** A route's path as requests see it: under the Router's prefix (read now, as `router.prefix()` may change it). */
+  #path(route: string): string {
+    return `${this.#router?.opts.prefix ?? ''}${route}`;
   }
 
   /** The login route's URL with an optional `returnTo` (same-origin paths only), for templates. */
   loginUrl(returnTo?: string): string {
     const safe = returnTo === undefined ? undefined : safeReturnTo(returnTo, this.options.defaultReturnTo);
-    return safe === undefined ? this.options.routeLogin : `${this.options.routeLogin}?returnTo=${encodeURIComponent(safe)}`;
+    const path = this.#path(this.options.routeLogin);
+    return safe === undefined ? path : `${path}?returnTo=${encodeURIComponent(safe)}`;
   }
 
   /** This provider's stored login in the session, or `undefined`. */

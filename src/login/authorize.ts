@@ -46,12 +46,15 @@ function checkLoginOptions(o: LoginOptions): void {
   }
 }
 
-/** The `redirect_uri`: the configured public origin, else this request's own origin, plus `routeAuth`. */
-export function redirectUri(ctx: Context, opts: ResolvedOptions): string {
-  if (opts.baseUrl) return new URL(opts.routeAuth, opts.baseUrl).href;
+/**
+ * The `redirect_uri`: the configured public origin, else this request's own origin, plus the
+ * callback route's path (`routeAuth`, under the Router's prefix when there is one).
+ */
+export function redirectUri(ctx: Context, opts: ResolvedOptions, callbackPath: string): string {
+  if (opts.baseUrl) return new URL(callbackPath, opts.baseUrl).href;
   if (!ctx.host) throw new OpenIDError('invalid_request', 'the request has no Host header');
   try {
-    return new URL(opts.routeAuth, `${ctx.protocol}://${ctx.host}`).href;
+    return new URL(callbackPath, `${ctx.protocol}://${ctx.host}`).href;
   } catch {
     throw new OpenIDError('invalid_request', 'the request\'s Host header is malformed');
   }
@@ -61,7 +64,14 @@ export function redirectUri(ctx: Context, opts: ResolvedOptions): string {
  * Starts an authorization code login: a fresh `state`, `nonce` and PKCE S256 verifier, kept in the
  * server-side session as a single-use transaction, and a redirect to the provider.
  */
-export async function startLogin(ctx: Context, session: SessionData, opts: ResolvedOptions, provider: Provider, login: LoginOptions): Promise<void> {
+export async function startLogin(
+  ctx: Context,
+  session: SessionData,
+  opts: ResolvedOptions,
+  provider: Provider,
+  login: LoginOptions,
+  callbackPath: string,
+): Promise<void> {
   checkLoginOptions(login);
   const state = client.randomState();
   const nonce = client.randomNonce();
@@ -71,7 +81,7 @@ export async function startLogin(ctx: Context, session: SessionData, opts: Resol
   const current = readLogin(session, opts.name)?.scopes ?? [];
   const scope = [...new Set([...opts.scopes, ...current, ...(login.scopes ?? [])])].join(' ');
   const maxAge = login.maxAge ?? opts.maxAge;
-  const redirect_uri = redirectUri(ctx, opts);
+  const redirect_uri = redirectUri(ctx, opts, callbackPath);
   // (Bounded: without baseUrl the URI follows the Host header.)
   if (announced.size < 100 && !announced.has(`${opts.name} ${redirect_uri}`)) {
     // A wrong redirect_uri is otherwise only visible at the provider (which refuses the login).
