@@ -113,7 +113,7 @@ export class OpenID {
 
   /** Answers `err` with the `handleError` hook or the default page/JSON. */
   renderError(ctx: Context, err: OpenIDError): Promise<void> {
-    return renderError(ctx, err, this.options.handleError, this.options.defaultReturnTo);
+    return renderError(ctx, err, this.options.handleError, { home: this.options.defaultReturnTo, login: this.loginUrl() });
   }
 
   /** The provider's discovered metadata and keys (fetched once). Rejects with `discovery_failed` while it is down. */

@@ -37,6 +37,8 @@ export interface Fixture {
 export async function startFixture(providers: FixtureProvider[], setup?: (app: Koa, openid: Record<string, OpenID>) => void): Promise<Fixture> {
   const app = new Koa();
   app.keys = ['test-key-1'];
+  // 5xx answers are Koa error events; Koa's default listener would print each expected one.
+  app.silent = true;
   const prefix = uniquePrefix('openid');
   const sessions = redisSession(app, { redis: redisUrl(), prefix });
   app.use(sessions);
