@@ -49,7 +49,7 @@ export const RedisSessionOptionsSchema = z.strictObject({
    * `prefix` and `sessionTtl` belong to the built-in stores: configure your store instead.
    */
   store: z
-    .custom<SessionStore>((v) => hasMethods(v, 'get', 'set', 'destroy'), {
+    .custom<SessionStore | KoaRedisTyped>((v) => hasMethods(v, 'get', 'set', 'destroy'), {
       error: 'must be a koa-session store (an object with get, set and destroy methods)',
     })
     .optional(),
@@ -97,6 +97,16 @@ export const RedisSessionOptionsSchema = z.strictObject({
 });
 
 export type RedisSessionOptions = z.input<typeof RedisSessionOptionsSchema>;
+
+/**
+ * A koa-redis store as `@types/koa-redis` types it. Those types extend koa-session 6's `stores`,
+ * which koa-session 7 no longer exports, so under koa-session 7 the store keeps only its `client`
+ * and its methods vanish from the type. It is accepted as it is (no cast needed); its `get`, `set`
+ * and `destroy` are checked when `redisSession` is called.
+ */
+export interface KoaRedisTyped {
+  readonly client: unknown;
+}
 
 /**
  * koa-session's `save()` turns `maxAge: 'session'` into `undefined` on the request's options, so a
@@ -176,7 +186,8 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
   let store: SessionStore;
   let owned: Redis | undefined;
   if (opts.store !== undefined) {
-    store = opts.store;
+    // Checked by the schema: it has get, set and destroy, whatever its type says.
+    store = opts.store as SessionStore;
     debug('sessions: in the given store');
   } else {
     let redis = opts.redis;

@@ -57,7 +57,7 @@ describe('koa-redis as { store }', () => {
     try {
       await loginRoundTrip({ store, maxAge: 60_000 });
     } finally {
-      await store.quit();
+      await store.client.quit();
     }
   });
 
