@@ -85,6 +85,15 @@ export const OpenIDOptionsSchema = z.strictObject({
   handleUserLogin: fn<HandleUserLogin>('handleUserLogin').optional(),
   /** Renders errors of this provider's routes and guards. Default: a small HTML page or JSON, by `Accept`. */
   handleError: fn<HandleError>('handleError').optional(),
+  /**
+   * Fetch userinfo once at login (OpenID Connect Core §5.3) and merge its claims into the stored
+   * login: providers that issue an access token often put profile and email claims only there
+   * (Core §5.4), so the ID token holds little more than `sub`. The answer's `sub` must be the ID
+   * token's; on a conflict the ID token's claim wins. A failure fails the login (`userinfo_failed`
+   * or `provider_unavailable`). Needs an access token (not with `responseType: 'id_token'`).
+   * Default `false`.
+   */
+  userInfo: z.boolean().default(false),
   /** Allow `http://` provider URLs. Only for development and tests. Default `false`. */
   allowInsecureRequests: z.boolean().default(false),
   /**
@@ -160,6 +169,9 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
   for (const key of Object.keys(o.authorizationParams)) {
     if (RESERVED_PARAMS.has(key)) throw new TypeError(`"authorizationParams.${key}" is set by the library`);
+  }
+  if (o.userInfo && o.responseType === 'id_token') {
+    throw new TypeError('"userInfo" needs an access token: responseType "id_token" gets none');
   }
   const responseMode = o.responseMode ?? (o.responseType === 'code' ? 'query' : 'form_post');
   if (o.responseType !== 'code' && responseMode !== 'form_post') {

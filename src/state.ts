@@ -26,6 +26,11 @@ export interface UserLogin {
   scopes: string[];
   /** When the access token expires (seconds since the epoch), when the provider said. */
   expiresAt?: number;
+  /**
+   * The claims the userinfo endpoint added at login (option `userInfo`), kept apart so that a
+   * refresh, whose new ID token replaces the ID-token claims, keeps them in `claims`.
+   */
+  userInfo?: Record<string, unknown>;
   /** When this login completed (seconds since the epoch). */
   loggedInAt: number;
   tokens: {

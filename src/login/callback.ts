@@ -11,6 +11,7 @@ import type { SessionData } from '../session/session-access.js';
 import { sessionOf } from '../session/session-access.js';
 import { peekTransaction, restoreSessionLifetime, settledLogin, settleLogins, stateId, takeTransaction } from './transactions.js';
 import { validateResponse } from './authorization-response.js';
+import { fetchUserInfo } from '../provider/userinfo.js';
 import { RESUBMIT_FIELD, needsResubmit, renderResubmit } from './form-post.js';
 
 /**
@@ -61,11 +62,14 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
   }
 
   const got = await validateResponse(provider, opts, tx, params, state!);
-  const { claims } = got;
+  // Core §5.4: profile and email claims may come only from userinfo; the ID token's win.
+  const userInfo = opts.userInfo && got.accessToken ? await userInfoClaims(got.accessToken, got.claims.sub, opts, provider) : undefined;
+  const claims = userInfo ? { ...userInfo, ...got.claims } : got.claims;
   const now = Math.floor(Date.now() / 1000);
   const login: UserLogin = {
     claims,
     scopes: got.scopes,
+    ...(userInfo ? { userInfo } : {}),
     ...(got.expiresIn !== undefined ? { expiresAt: now + got.expiresIn } : {}),
     loggedInAt: now,
     tokens: {
@@ -111,4 +115,10 @@ function answerSettled(ctx: Context, session: SessionData, state: string, opts: 
     throw new OpenIDError('invalid_state', 'another login in this browser finished first: start this one again');
   }
   throw new OpenIDError('invalid_state', 'unknown or already used "state": start the login again');
+}
+
+/** The userinfo answer's claims for this login (its `sub` checked), without `sub`. */
+async function userInfoClaims(accessToken: string, sub: string, opts: ResolvedOptions, provider: Provider): Promise<Record<string, unknown>> {
+  const { sub: _sub, ...claims } = await fetchUserInfo(accessToken, opts, provider, { expectedSubject: sub });
+  return claims;
 }

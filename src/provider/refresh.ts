@@ -65,12 +65,14 @@ export async function refreshLogin(ctx: Context, opts: ResolvedOptions, provider
     }
     throw mapped;
   }
-  const claims = tokens.id_token
+  const fresh = tokens.id_token
     ? await checkIdToken(provider, opts, tokens.id_token, {
         sub: login.claims.sub,
         ...(typeof login.claims.auth_time === 'number' ? { authTime: login.claims.auth_time } : {}),
       })
-    : login.claims;
+    : undefined;
+  // The userinfo claims fetched at login stay; the new ID token's win (as at login).
+  const claims = fresh ? { ...login.userInfo, ...fresh } : login.claims;
   const now = Math.floor(Date.now() / 1000);
   const { expiresAt: _old, ...rest } = login;
   const updated: UserLogin = {
