@@ -25,14 +25,33 @@ const MAX_ERROR_BODY = 4096;
 /**
  * Maps what openid-client (or fetch) throws during a request to the provider onto an
  * {@link OpenIDError}. Only codes and fixed messages are kept: provider text and tokens that
- * openid-client attaches to its errors stay in `cause`, which is never rendered. A 401 challenge
- * at a client-authenticated endpoint is `invalid_client`, with the `error` its body names.
+ * openid-client attaches to its errors stay in `cause`, which is never rendered.
+ *
+ * An answer with a `WWW-Authenticate` header at a client-authenticated endpoint is judged by the
+ * `error` of its body: `invalid_client`/`unauthorized_client` (or a 401 that names none) refuse
+ * our client; anything else (Doorkeeper sends the header with every error, `invalid_grant`
+ * included) is the request's refusal like any other error body.
  */
 export async function fromProviderError(err: unknown, step: string, url?: string): Promise<OpenIDError> {
   if (err instanceof client.WWWAuthenticateChallengeError && CLIENT_STEPS.has(step)) {
-    return clientRefused(err, step, url, await bodyError(err.response));
+    const error = await bodyError(err.response);
+    if ((error === undefined && err.status === 401) || (error !== undefined && CLIENT_REFUSALS.has(error))) {
+      return clientRefused(err, step, url, error);
+    }
+    return refusedRequest(err, step, url, err.status, error);
   }
   return mapProviderError(err, step, url);
+}
+
+/** The provider refused (4xx: 400) or failed (5xx: 502) the request, with its OAuth error code. */
+function refusedRequest(err: unknown, step: string, url: string | undefined, status: number, providerError: string | undefined): OpenIDError {
+  const failed = status >= 500;
+  return new OpenIDError('token_request_failed', failed ? `the provider failed (${step})` : `the provider refused the request (${step})`, {
+    cause: err,
+    url,
+    status: failed ? 502 : 400,
+    ...(providerError ? { providerError } : {}),
+  });
 }
 
 function mapProviderError(err: unknown, step: string, url: string | undefined): OpenIDError {
@@ -42,13 +61,7 @@ function mapProviderError(err: unknown, step: string, url: string | undefined): 
   }
   if (err instanceof client.ResponseBodyError) {
     if (CLIENT_STEPS.has(step) && CLIENT_REFUSALS.has(err.error)) return clientRefused(err, step, url, err.error);
-    const failed = err.status >= 500;
-    return new OpenIDError('token_request_failed', failed ? `the provider failed (${step})` : `the provider refused the request (${step})`, {
-      cause: err,
-      url,
-      status: failed ? 502 : 400,
-      providerError: err.error,
-    });
+    return refusedRequest(err, step, url, err.status, err.error);
   }
   if (err instanceof client.WWWAuthenticateChallengeError) {
     // (At the token and introspection endpoints it answers our client authentication, see above.)

@@ -68,3 +68,30 @@ test('a refresh refused because of our client keeps the login (502), unlike a re
     await fx.close();
   }
 });
+
+test('a refused refresh token with a WWW-Authenticate header (Doorkeeper sends one with every error) still ends the login', async () => {
+  const fx = await startHostileApp({ scopes: ['openid', 'offline_access'] }, (app, openid) => {
+    app.use(async (ctx, next) => {
+      if (ctx.path !== '/refresh') return next();
+      try {
+        await openid.refresh(ctx);
+        ctx.body = 'ok';
+      } catch (err) {
+        await openid.renderError(ctx, err as never);
+      }
+    });
+    showLoginAtMe(app, openid);
+  });
+  try {
+    const { browser } = await fx.login(undefined, '/me');
+    fx.op.onToken(() => ({ status: 400, json: { error: 'invalid_grant' }, headers: { 'www-authenticate': 'Bearer realm="op", error="invalid_grant"' } }));
+    const res = await browser.get(`${fx.base}/refresh`, { headers: { accept: 'application/json' } });
+    assert.equal(res.status, 401);
+    const body = (await res.json()) as { error: string; provider_error?: string };
+    assert.equal(body.error, 'login_required');
+    assert.equal(body.provider_error, 'invalid_grant');
+    assert.equal(await sessionLogin(fx, browser), null, 'the login ended');
+  } finally {
+    await fx.close();
+  }
+});
