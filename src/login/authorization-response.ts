@@ -17,8 +17,7 @@ export interface Obtained {
   idToken: string;
   /**
    * The scopes this grant holds: the token response's `scope`, else the requested ones (RFC 6749
-   * §5.1); for implicit responses, whose front-channel `scope` nothing binds, at most the requested
-   * scopes that it confirms.
+   * §5.1); for implicit responses, whose front-channel `scope` nothing binds, only `openid`.
    */
   scopes: string[];
   /** Seconds. */
@@ -86,9 +85,10 @@ export async function validateResponse(
   if (opts.responseType === 'id_token' || opts.responseType === 'id_token token') {
     const idToken = frontChannelIdToken(params);
     const claims = await checkIdToken(provider, opts, idToken, expect);
-    // The user can edit their own form_post: the front channel may narrow the scopes, never widen them.
-    const front = params.get('scope');
-    const scopes = front === null ? requested : requested.filter((s) => splitScopes(front).includes(s));
+    // Nothing binds the front channel's `scope` (the user can edit, add or drop it in their own form
+    // post), so it proves no grant: an implicit login records only `openid`, which the verified ID
+    // token itself proves. Scope guards need a grant stated by the token endpoint (code, hybrid).
+    const scopes = ['openid'];
     if (opts.responseType === 'id_token') return { claims, idToken, scopes };
     const accessToken = params.get('access_token');
     if (!accessToken) throw new OpenIDError('invalid_request', 'the callback has no "access_token" parameter');
