@@ -28,8 +28,12 @@ export interface JwtCheck {
   hmacSecret?: Uint8Array;
   /** When the header has a `typ`, it must match (RFC 8725 §3.11: a JWT typed as another kind is refused). */
   typ?: RegExp;
-  /** An access-token check: ID tokens (and Keycloak's other token kinds) are refused, see token-kind.ts. */
-  accessToken?: boolean;
+  /**
+   * An access-token check: ID tokens (and Keycloak's other token kinds) are refused, see
+   * token-kind.ts; `audienceIsClient`: the audience includes the client id, so a positive sign of
+   * an access token is required too.
+   */
+  accessToken?: { audienceIsClient: boolean };
 }
 
 const MAX_TOKEN_LENGTH = 16 * 1024;
@@ -73,19 +77,20 @@ export function accessTokenCheck(
   o: AccessTokenCheckOptions,
 ): JwtCheck {
   const algorithms = o.algorithms ?? provider.idTokenAlgorithms;
+  const audience = o.audience ?? opts.clientId;
   const hmac = algorithms.some((a) => /^HS/.test(a));
   const problem = hmacSecretProblem(algorithms, opts.clientSecret);
   if (problem) throw new TypeError(problem);
   return {
     issuer: provider.issuer,
-    audience: o.audience ?? opts.clientId,
+    audience,
     algorithms,
     clockTolerance: o.clockTolerance ?? opts.clockTolerance,
     // RFC 9068 §2.2: an access token names its subject.
     requiredClaims: ['sub'],
     errorCode: 'invalid_token',
     typ: ACCESS_TOKEN_TYP,
-    accessToken: true,
+    accessToken: { audienceIsClient: (typeof audience === 'string' ? [audience] : audience).includes(opts.clientId) },
     ...(hmac ? { hmacSecret: new TextEncoder().encode(opts.clientSecret) } : {}),
   };
 }
@@ -189,7 +194,7 @@ function verifyWith(jws: ParsedJws, candidates: VerifyKey[], check: JwtCheck): J
     // No cause: a JSON parse error may quote the claims.
     throw failure(check, 'the token payload is not a JSON object');
   }
-  const problem = claimsProblem(claims, claimRulesOf(check)) ?? (check.accessToken ? notAnAccessToken(claims) : undefined);
+  const problem = claimsProblem(claims, claimRulesOf(check)) ?? (check.accessToken ? notAnAccessToken(claims, { headerTyp: jws.header.typ, ...check.accessToken }) : undefined);
   if (problem) throw failure(check, problem);
   return claims as JWTPayload;
 }

@@ -404,6 +404,19 @@ describe('bearer() on a real server', () => {
       assertOk(await get('/api/any', `Bearer ${await op.sign({ ...base, typ: 'Bearer', nonce: 'n-2', scope: 'openid' }, { typ: 'JWT' })}`));
     });
 
+    test('with the client id as audience a token must show it is an access token: an ID token without at_hash or nonce is refused', async () => {
+      const base = { iss: op.issuer, aud: CLIENT_ID, sub: 'alice', iat: now(), exp: now() + 300 };
+      // Entra ID's ID tokens from the token endpoint: no at_hash; after a refresh: no nonce.
+      const idToken = await op.sign({ ...base, name: 'Alice', tid: '72f988bf-86f1-41af-91ab-2d7cd011db47', oid: 'o-1', ver: '2.0' }, { typ: 'JWT' });
+      assertRefused(await get('/api/any', `Bearer ${idToken}`), 401, 'invalid_token');
+      for (const signal of [{ scp: 'read' }, { scope: 'read' }, { client_id: CLIENT_ID }, { cid: 'c' }, { appid: 'a' }, { azpacr: '1' }, { appidacr: '1' }, { typ: 'Bearer' }]) {
+        assertOk(await get('/api/any', `Bearer ${await op.sign({ ...base, ...signal }, { typ: 'JWT' })}`), 'alice');
+      }
+      assertOk(await get('/api/any', `Bearer ${await op.sign(base, { typ: 'at+jwt' })}`), 'alice');
+      // An API audience of its own: ID tokens (aud = the client) cannot match it, no signal needed.
+      assertOk(await get('/api/orders', `Bearer ${await op.sign({ ...base, aud: 'orders-api' }, { typ: 'JWT' })}`), 'alice');
+    });
+
     test('an introspection answer about an ID or refresh token is refused, and the request hints access_token', async () => {
       const bodies: URLSearchParams[] = [];
       for (const extra of [{ typ: 'ID' }, { nonce: 'n-3' }, { typ: 'Refresh' }]) {
