@@ -189,10 +189,12 @@ export function resolveOptions(input: unknown): ResolvedOptions {
 }
 
 /**
- * Gives the options a `toJSON` and a `util.inspect` view without the client secret (both
- * non-enumerable): JSON loggers and `console.log` print the options, never the secret.
+ * Keeps the client secret out of everything that prints or copies the options: it is a
+ * non-enumerable property (spreads, `Object.entries`, `for...in`, `structuredClone` and loggers that
+ * walk an object's keys skip it), and `toJSON` and the `util.inspect` view show `[redacted]`.
  */
 function redacting<T extends { clientSecret?: string | undefined }>(opts: T): T {
+  if (opts.clientSecret !== undefined) Object.defineProperty(opts, 'clientSecret', { value: opts.clientSecret, enumerable: false });
   const shown = () => (opts.clientSecret === undefined ? { ...opts } : { ...opts, clientSecret: '[redacted]' });
   Object.defineProperty(opts, 'toJSON', { value: shown });
   Object.defineProperty(opts, inspect.custom, { value: shown });

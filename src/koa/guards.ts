@@ -3,7 +3,7 @@ import type { JWTPayload } from 'jose';
 import { z } from 'zod';
 import { BearerOptionsSchema, BearerVerifier, authenticateBearer, type BearerHost, type BearerOptions } from '../api/bearer.js';
 import { bearerChallenge } from '../api/bearer-header.js';
-import { OpenIDError } from '../errors.js';
+import { OpenIDError, isOpenIDError } from '../errors.js';
 import { missingScopes } from '../jwt/scopes.js';
 import { SCOPE_TOKEN } from '../options.js';
 import { parseOptions } from '../parse-options.js';
@@ -93,8 +93,16 @@ export function required(host: GuardHost, options: RequiredOptions = {}): Middle
       if (scopes.length && missingScopes(scopes, login.scopes).length) {
         return host.renderError(ctx, new OpenIDError('insufficient_scope', 'the login lacks a scope this page needs'));
       }
-      if (check && (await check(login.claims, ctx)) === false) {
-        return host.renderError(ctx, new OpenIDError('forbidden', 'this login may not use this page'));
+      if (check) {
+        let refusal: OpenIDError | undefined;
+        try {
+          if ((await check(login.claims, ctx)) === false) refusal = new OpenIDError('forbidden', 'this login may not use this page');
+        } catch (err) {
+          // An OpenIDError thrown by the check is its answer, as on the bearer path.
+          if (!isOpenIDError(err)) throw err;
+          refusal = err;
+        }
+        if (refusal) return host.renderError(ctx, refusal);
       }
       return next();
     }

@@ -84,7 +84,7 @@ export class OpenID {
     if (!this.options.routes) return;
     const router = isRouter(app) ? app : new Router();
     router.get(this.options.routeLogin, this.#handle((ctx) => this.login(ctx, { returnTo: ctx.query.returnTo as string | undefined })));
-    const callback = this.#handle((ctx) => completeLogin(ctx, this.options, () => this.#connection.get()));
+    const callback = this.#handle((ctx) => completeLogin(ctx, this.options, () => this.#connection.get(), this.loginUrl()));
     router.get(this.options.routeAuth, callback);
     router.post(this.options.routeAuth, callback);
     if (!isRouter(app)) app.use(router.routes());

@@ -11,7 +11,7 @@ import type { SessionData } from '../session/session-access.js';
 import { sessionOf } from '../session/session-access.js';
 import { peekTransaction, restoreSessionLifetime, settledLogin, settleLogins, stateId, takeTransaction } from './transactions.js';
 import { validateResponse } from './authorization-response.js';
-import { fetchUserInfo } from '../provider/userinfo.js';
+import { userInfoClaims } from '../provider/userinfo-request.js';
 import { RESUBMIT_FIELD, needsResubmit, renderResubmit } from './form-post.js';
 
 /**
@@ -27,7 +27,7 @@ import { RESUBMIT_FIELD, needsResubmit, renderResubmit } from './form-post.js';
  * reload of a completed one redirects to its `returnTo`; a login dropped because another one
  * finished first gets an "already logged in" page with a link to its `returnTo`.
  */
-export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProvider: () => Promise<Provider>): Promise<void> {
+export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProvider: () => Promise<Provider>, loginUrl: string): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
   const allowed = opts.responseMode === 'form_post' ? 'POST' : 'GET';
   if (ctx.method !== allowed) {
@@ -41,7 +41,7 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
   params.delete(RESUBMIT_FIELD);
   const state = params.get('state');
   const ttl = opts.loginTimeout * 1000;
-  if (!peekTransaction(session, state)) return answerSettled(ctx, session, state!, opts);
+  if (!peekTransaction(session, state)) return answerSettled(ctx, session, state!, opts, loginUrl);
   // Two concurrent callbacks of one login each hold their own copy of the session: the store decides.
   if (!(await claimOnce(ctx, `state:${stateId(state!)}`, ttl))) {
     throw new OpenIDError('invalid_state', 'this login is already being completed');
@@ -63,7 +63,7 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
 
   const got = await validateResponse(provider, opts, tx, params, state!);
   // Core §5.4: profile and email claims may come only from userinfo; the ID token's win.
-  const userInfo = opts.userInfo && got.accessToken ? await userInfoClaims(got.accessToken, got.claims.sub, opts, provider) : undefined;
+  const userInfo = opts.userInfo && got.accessToken ? await userInfoClaims(provider, got.accessToken, got.claims.sub) : undefined;
   const claims = userInfo ? { ...userInfo, ...got.claims } : got.claims;
   const now = Math.floor(Date.now() / 1000);
   const login: UserLogin = {
@@ -101,24 +101,30 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
   ctx.redirect(tx.returnTo);
 }
 
-/** A callback whose `state` is no longer pending: its login settled in this session, or it is unknown. */
-function answerSettled(ctx: Context, session: SessionData, state: string, opts: ResolvedOptions): void {
+/** Who a login is, for a person to recognise: a name, else an e-mail address, else the `sub`. */
+function displayName(claims: Record<string, unknown>): string {
+  const name = [claims.name, claims.preferred_username, claims.email, claims.sub].find((v) => typeof v === 'string' && v.length > 0);
+  return (name as string).slice(0, 100);
+}
+
+/**
+ * A callback whose `state` is no longer pending: its login settled in this session, or it is
+ * unknown. A login dropped because another finished first shows who is logged in now, so a person
+ * who is not that account (a login planted by someone else) notices and can log in again.
+ */
+function answerSettled(ctx: Context, session: SessionData, state: string, opts: ResolvedOptions, loginUrl: string): void {
   const settled = settledLogin(session, state, opts.loginTimeout * 1000);
-  if (settled?.provider === opts.name && readLogin(session, opts.name)) {
+  const current = readLogin(session, opts.name);
+  if (settled?.provider === opts.name && current) {
     if (settled.outcome === 'completed') return ctx.redirect(settled.returnTo);
     ctx.status = 200;
-    return sendPage(ctx, 'You are already logged in', 'Another login in this browser finished first; you are logged in.', [
+    return sendPage(ctx, 'You are already logged in', `Another login in this browser finished first: you are logged in as ${displayName(current.claims)}.`, [
       { text: 'Continue', href: settled.returnTo, primary: true },
+      { text: 'Not you? Log in again', href: loginUrl },
     ]);
   }
   if (settled?.outcome === 'superseded') {
     throw new OpenIDError('invalid_state', 'another login in this browser finished first: start this one again');
   }
   throw new OpenIDError('invalid_state', 'unknown or already used "state": start the login again');
-}
-
-/** The userinfo answer's claims for this login (its `sub` checked), without `sub`. */
-async function userInfoClaims(accessToken: string, sub: string, opts: ResolvedOptions, provider: Provider): Promise<Record<string, unknown>> {
-  const { sub: _sub, ...claims } = await fetchUserInfo(accessToken, opts, provider, { expectedSubject: sub });
-  return claims;
 }

@@ -107,6 +107,9 @@ export class ProviderConnection {
         throw new OpenIDError('discovery_failed', `the discovery document of provider "${o.name}" has no "${key}"`, { url: o.configuration });
       }
     }
+    if (o.userInfo && typeof server.userinfo_endpoint !== 'string') {
+      throw new OpenIDError('discovery_failed', `the discovery document of provider "${o.name}" has no "userinfo_endpoint" (option userInfo)`, { url: o.configuration });
+    }
     // Rebuild with the client authentication chosen from the now known server metadata.
     const final = new client.Configuration(server, o.clientId, metadata, clientAuth(o, server));
     final.timeout = o.timeout;

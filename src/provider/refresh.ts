@@ -1,6 +1,9 @@
 import type { Context } from 'koa';
 import { hash } from 'node:crypto';
+import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
+import { debug } from '../debug.js';
+import { userInfoClaims } from './userinfo-request.js';
 import type { Provider } from './discovery.js';
 import { OpenIDError } from '../errors.js';
 import { checkIdToken } from '../jwt/id-token.js';
@@ -71,11 +74,11 @@ export async function refreshLogin(ctx: Context, opts: ResolvedOptions, provider
         ...(typeof login.claims.auth_time === 'number' ? { authTime: login.claims.auth_time } : {}),
       })
     : undefined;
-  // The userinfo claims fetched at login stay; the new ID token's win (as at login).
+  // The userinfo claims stay (the new ID token's win, as at login) until userinfo is asked again below.
   const claims = fresh ? { ...login.userInfo, ...fresh } : login.claims;
   const now = Math.floor(Date.now() / 1000);
   const { expiresAt: _old, ...rest } = login;
-  const updated: UserLogin = {
+  let updated: UserLogin = {
     ...rest,
     claims,
     ...(typeof tokens.expires_in === 'number' ? { expiresAt: now + tokens.expires_in } : {}),
@@ -88,5 +91,17 @@ export async function refreshLogin(ctx: Context, opts: ResolvedOptions, provider
     },
   };
   writeLogin(session, opts.name, updated);
+  if (opts.userInfo && tokens.access_token) {
+    // Option userInfo: its claims follow the refreshed grant too. The new tokens are stored already;
+    // when userinfo fails now, the claims stay as they were.
+    try {
+      const userInfo = await userInfoClaims(provider, tokens.access_token, login.claims.sub);
+      const idClaims = fresh ?? (login.tokens.idToken ? decodeJwt(login.tokens.idToken) : login.claims);
+      updated = { ...updated, userInfo, claims: { ...userInfo, ...idClaims, sub: login.claims.sub } };
+      writeLogin(session, opts.name, updated);
+    } catch (err) {
+      debug('refresh of "%s": userinfo failed (%s); the claims stay as they were', opts.name, (err as { code?: string }).code ?? 'error');
+    }
+  }
   return updated;
 }

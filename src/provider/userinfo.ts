@@ -4,8 +4,8 @@ import type { Provider } from './discovery.js';
 import { OpenIDError } from '../errors.js';
 import { readLogin } from '../session/login-record.js';
 import type { ResolvedOptions } from '../options.js';
-import { fromProviderError } from './provider-errors.js';
 import { refreshLogin } from './refresh.js';
+import { requestUserInfo } from './userinfo-request.js';
 import { maybeSession } from '../session/session-access.js';
 
 export interface UserInfoOptions {
@@ -41,13 +41,5 @@ export async function fetchUserInfo(
     typeof ctxOrToken === 'string'
       ? { token: ctxOrToken, sub: options.expectedSubject }
       : await sessionAccessToken(ctxOrToken, opts, provider);
-  if (!token || token.length > 16 * 1024) throw new OpenIDError('invalid_token', 'no usable access token');
-  let info: client.UserInfoResponse;
-  try {
-    info = await client.fetchUserInfo(provider.config, token, sub ?? client.skipSubjectCheck);
-  } catch (err) {
-    throw await fromProviderError(err, 'userinfo', provider.server.userinfo_endpoint);
-  }
-  if (typeof info.sub !== 'string') throw new OpenIDError('userinfo_failed', 'the userinfo answer has no "sub"');
-  return info;
+  return requestUserInfo(provider, token, sub);
 }

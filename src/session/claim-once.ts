@@ -1,15 +1,33 @@
 import type { Context } from 'koa';
+import { OpenIDError } from '../errors.js';
 import type { SessionStore } from './store.js';
 
-/** A client that can `SET key value PX ms NX` (ioredis of any version, as koa-redis exposes it). */
-interface NxClient {
+/** An ioredis client (any version: koa-redis 4 exposes an ioredis 4 one) and its `SET key value PX ms NX`. */
+interface IoredisLike {
   set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<unknown>;
+  status: string;
+  options: object;
 }
+
+/** ioredis only: a node-redis client takes `set(key, value, options)` and would ignore the NX. */
+const isIoredis = (client: unknown): client is IoredisLike =>
+  typeof client === 'object' && client !== null &&
+  typeof (client as IoredisLike).set === 'function' &&
+  typeof (client as IoredisLike).status === 'string' &&
+  typeof (client as IoredisLike).options === 'object';
 
 const localClaims = new Map<string, number>();
 const MAX_LOCAL = 10_000;
+let warned = false;
 
 function claimLocally(id: string, ttlMs: number): boolean {
+  if (!warned) {
+    warned = true;
+    process.emitWarning(
+      'koa-session-openid: the session store has no claim(id, ttlMs) method (and no ioredis client): a login\'s state is single use within this process only',
+      { code: 'KOA_SESSION_OPENID_LOCAL_CLAIMS' },
+    );
+  }
   const now = Date.now();
   const until = localClaims.get(id);
   if (until !== undefined && until > now) return false;
@@ -24,14 +42,19 @@ function claimLocally(id: string, ttlMs: number): boolean {
 /**
  * Takes `id` once for `ttlMs`: `true` for the first caller, `false` for every later or concurrent
  * one. Atomic across processes through the session store: its `claim` method (the built-in stores),
- * else a `SET ... NX` on the store's ioredis `client` (koa-redis), else within this process only.
+ * else a `SET ... NX` on the store's ioredis `client` (koa-redis), else within this process only
+ * (with a warning). A store failure is `session_unavailable` (503).
  */
 export async function claimOnce(ctx: Context, id: string, ttlMs: number): Promise<boolean> {
   const store = (ctx as { sessionOptions?: { store?: SessionStore & { client?: unknown } } }).sessionOptions?.store;
-  if (typeof store?.claim === 'function') return store.claim(id, ttlMs);
-  const client = store?.client as Partial<NxClient> | undefined;
-  if (typeof client?.set === 'function') {
-    return (await client.set(`koa-session-openid:claim:${id}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+  const client = store?.client;
+  try {
+    if (typeof store?.claim === 'function') return (await store.claim(id, ttlMs)) === true;
+    if (isIoredis(client)) {
+      return (await client.set(`koa-session-openid:claim:${id}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+    }
+  } catch (err) {
+    throw err instanceof OpenIDError ? err : new OpenIDError('session_unavailable', 'the session store is not available', { cause: err });
   }
   return claimLocally(id, ttlMs);
 }

@@ -172,6 +172,12 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
       if (given(name)) throw new TypeError(`"${name}" applies to the built-in stores only: configure your "store" instead`);
     }
   }
+  if (opts.key !== undefined && !opts.key.startsWith('__Host-') && process.env.NODE_ENV === 'production') {
+    process.emitWarning(
+      `koa-session-openid: the session cookie "${opts.key}" has no __Host- prefix: a sibling subdomain can plant a session on this host (leave "key" unset for __Host-koa-session-openid on https)`,
+      { code: 'KOA_SESSION_OPENID_COOKIE_PREFIX' },
+    );
+  }
   if (opts.key?.startsWith('__Host-') && opts.secure === false) {
     throw new TypeError('"key" with the __Host- prefix needs Secure cookies (browsers reject it otherwise): do not set "secure" to false');
   }

@@ -18,7 +18,7 @@ export function failingClearly(store: SessionStore): SessionStore {
     destroy: (...args) => Promise.resolve().then(() => store.destroy(...args)).catch((err) => Promise.reject(failed(err))),
   };
   if (typeof store.claim === 'function') {
-    guarded.claim = (id, ttl) => store.claim!(id, ttl).catch((err) => Promise.reject(failed(err)));
+    guarded.claim = (id, ttl) => Promise.resolve().then(() => store.claim!(id, ttl)).catch((err) => Promise.reject(failed(err)));
   }
   const client = (store as { client?: unknown }).client;
   if (client !== undefined) guarded.client = client;

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { OpenIDError } from '../../src/index.js';
 import { startHostileApp, type HostileApp } from '../support/hostile-app.js';
 import type { Browser } from '../support/http-client.js';
 
@@ -36,6 +37,11 @@ describe('required() with scopes and check', () => {
       router.get('/root-only', openid.required({ check: (claims) => claims.sub === 'root' }), show);
       router.get('/both-checks', openid.required({ check: () => true, bearer: { check: () => false } }), show);
       router.get('/async-check', openid.required({ check: async (claims, ctx) => claims.sub === ctx.get('x-user') }), show);
+      router.get('/throwing-check', openid.required({
+        check: () => {
+          throw new OpenIDError('insufficient_scope', 'needs the admin role');
+        },
+      }), show);
       app.use(router.routes());
     });
     browser = (await fx.login()).browser;
@@ -63,6 +69,12 @@ describe('required() with scopes and check', () => {
     assert.equal((await asSession('/root-only')).status, 403);
     assert.equal((await browser.get(`${fx.base}/async-check`, { headers: { ...json, 'x-user': 'alice' } })).status, 200);
     assert.equal((await browser.get(`${fx.base}/async-check`, { headers: { ...json, 'x-user': 'bob' } })).status, 403);
+  });
+
+  test('an OpenIDError thrown by a check is rendered like any refusal (JSON, handleError), not a 500', async () => {
+    const res = await asSession('/throwing-check');
+    assert.equal(res.status, 403);
+    assert.deepEqual(await res.json(), { error: 'insufficient_scope', error_description: 'needs the admin role' });
   });
 
   test('both checks must pass when both are given', async () => {

@@ -159,6 +159,8 @@ describe('OpenID with two providers', () => {
     assert.match(urls.at(-1)!, /\/openid\/alpha\/auth\?/);
     const page = await response.text();
     assert.match(page, /already logged in/);
+    assert.match(page, /you are logged in as alice/);
+    assert.match(page, /href="\/openid\/alpha\/login">Not you\? Log in again/);
     assert.match(page, /href="\/one"/);
     assert.equal((await (await b.get(`${fx.base}/me`)).json()).alpha, 'alice');
   });
@@ -344,6 +346,12 @@ describe('setup', () => {
       assert.match(shown, /\[redacted\]/);
     }
     assert.equal(provider.options.clientSecret, secret, 'the option itself is intact');
+    // Loggers that walk an object's own keys (pino, winston, bunyan), spreads and clones skip it.
+    const walked: string[] = [];
+    for (const key in provider.options) walked.push(String((provider.options as unknown as Record<string, unknown>)[key]));
+    for (const copy of [walked, { ...provider.options }, Object.entries(provider.options), structuredClone({ ...provider.options, handleError: undefined, handleUserLogin: undefined })]) {
+      assert.doesNotMatch(JSON.stringify(copy), new RegExp(secret));
+    }
   });
 
   test('a @koa/router Router is accepted in place of the app', () => {

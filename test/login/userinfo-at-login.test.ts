@@ -55,10 +55,18 @@ test('the ID token wins on a conflict; a userinfo answer about someone else fail
     assert.equal(stored.claims.iss, fx.op.issuer, 'the ID token\'s iss, not the userinfo one');
     assert.equal(stored.claims.email, 'alice@example.com');
     assert.equal(stored.claims.nickname, 'al');
-    // A refresh brings a new ID token: its claims replace the old ones, the userinfo ones stay.
+    // A refresh brings a new ID token and asks userinfo again: its claims follow the new grant.
+    fx.op.onUserinfo((ctx) => ({ json: { sub: ctx.sub, email: 'alice@new.example.com' } }));
     const refreshed = (await (await b.get(`${fx.base}/refresh`)).json()) as Record<string, unknown>;
-    assert.equal(refreshed.email, 'alice@example.com');
+    assert.equal(refreshed.email, 'alice@new.example.com');
+    assert.equal(refreshed.nickname, undefined, 'a claim userinfo no longer sends is gone');
     assert.equal(refreshed.iss, fx.op.issuer);
+    // Userinfo failing during a refresh: the refresh still succeeds, the claims stay.
+    fx.op.onUserinfo(() => ({ status: 500, text: 'down' }));
+    const kept = await b.get(`${fx.base}/refresh`);
+    assert.equal(kept.status, 200);
+    assert.equal(((await kept.json()) as Record<string, unknown>).email, 'alice@new.example.com');
+    fx.op.onUserinfo((ctx) => ({ json: { sub: ctx.sub, iss: 'https://evil.example', email: 'alice@example.com', nickname: 'al' } }));
 
     fx.op.onUserinfo(() => ({ json: { sub: 'mallory', email: 'mallory@example.com' } }));
     const other = fx.browser();
@@ -66,6 +74,30 @@ test('the ID token wins on a conflict; a userinfo answer about someone else fail
     assert.equal(refused.status, 502, refused.body);
     assert.equal((JSON.parse(refused.body) as { error: string }).error, 'userinfo_failed');
     assert.equal(await sessionLogin(fx, other), null, 'no login stored');
+  } finally {
+    await fx.close();
+  }
+});
+
+test('userInfo with a provider that has no userinfo endpoint fails discovery, saying so', async () => {
+  const fx = await startHostileApp({ userInfo: true });
+  try {
+    delete fx.op.discovery.userinfo_endpoint;
+    const res = await fx.browser().get(`${fx.base}/openid/hostile/login`, { headers: { accept: 'application/json' } });
+    assert.equal(res.status, 503);
+    assert.match(((await res.json()) as { error_description: string }).error_description, /no "userinfo_endpoint" \(option userInfo\)/);
+  } finally {
+    await fx.close();
+  }
+});
+
+test('a userinfo 401 for the access token just issued is the provider\'s failure (502 userinfo_failed), not invalid_token', async () => {
+  const fx = await startHostileApp({ userInfo: true }, showLoginAtMe);
+  try {
+    fx.op.onUserinfo(() => ({ status: 401, text: '', headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }));
+    const res = await fx.login(undefined, '/me');
+    assert.equal(res.status, 502, res.body);
+    assert.equal((JSON.parse(res.body) as { error: string }).error, 'userinfo_failed');
   } finally {
     await fx.close();
   }
