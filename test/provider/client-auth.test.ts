@@ -44,8 +44,9 @@ test('the token endpoint refusing our client (401 challenge, invalid_client, una
   }
 });
 
-test('a refresh refused because of our client keeps the login (502), unlike a refused refresh token', async () => {
-  const fx = await startHostileApp({ scopes: ['openid', 'offline_access'] }, (app, openid) => {
+/** A hostile-provider app with refresh tokens: `GET /refresh` refreshes the login, `GET /me` shows it. */
+function startRefreshApp() {
+  return startHostileApp({ scopes: ['openid', 'offline_access'] }, (app, openid) => {
     app.use(async (ctx, next) => {
       if (ctx.path !== '/refresh') return next();
       try {
@@ -57,6 +58,10 @@ test('a refresh refused because of our client keeps the login (502), unlike a re
     });
     showLoginAtMe(app, openid);
   });
+}
+
+test('a refresh refused because of our client keeps the login (502), unlike a refused refresh token', async () => {
+  const fx = await startRefreshApp();
   try {
     const { browser } = await fx.login(undefined, '/me');
     fx.op.onToken(() => ({ status: 401, json: { error: 'invalid_client' }, headers: { 'www-authenticate': 'Basic realm="op"' } }));
@@ -70,18 +75,7 @@ test('a refresh refused because of our client keeps the login (502), unlike a re
 });
 
 test('a refused refresh token with a WWW-Authenticate header (Doorkeeper sends one with every error) still ends the login', async () => {
-  const fx = await startHostileApp({ scopes: ['openid', 'offline_access'] }, (app, openid) => {
-    app.use(async (ctx, next) => {
-      if (ctx.path !== '/refresh') return next();
-      try {
-        await openid.refresh(ctx);
-        ctx.body = 'ok';
-      } catch (err) {
-        await openid.renderError(ctx, err as never);
-      }
-    });
-    showLoginAtMe(app, openid);
-  });
+  const fx = await startRefreshApp();
   try {
     const { browser } = await fx.login(undefined, '/me');
     fx.op.onToken(() => ({ status: 400, json: { error: 'invalid_grant' }, headers: { 'www-authenticate': 'Bearer realm="op", error="invalid_grant"' } }));
