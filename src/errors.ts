@@ -68,6 +68,8 @@ export interface OpenIDErrorOptions {
   providerError?: string;
   /** The URL of the endpoint that failed: only its origin is kept (no path, query or credentials). */
   url?: string | URL | undefined;
+  /** Part of an outage that was already reported: answered, but not emitted as an `error` event again. */
+  ongoing?: boolean;
 }
 
 function originOf(url: string | URL | undefined): string | undefined {
@@ -125,6 +127,8 @@ export class OpenIDError extends Error {
   readonly expose: boolean;
   /** The origin of the provider endpoint that failed (`https://kc.example.com`), when one did. */
   readonly origin?: string;
+  /** `true` for a failure of an outage that was already reported (see `ongoing` in the options). */
+  readonly ongoing: boolean;
 
   constructor(code: OpenIDErrorCode, message: string, options: OpenIDErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause instanceof OpenIDError ? options.cause : summarize(options.cause) });
@@ -134,6 +138,7 @@ export class OpenIDError extends Error {
     if (typeof options.providerError === 'string' && OAUTH_ERROR_SYNTAX.test(options.providerError)) {
       this.providerError = options.providerError;
     }
+    this.ongoing = options.ongoing === true;
     const origin = originOf(options.url);
     if (origin) this.origin = origin;
   }

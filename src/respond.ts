@@ -55,8 +55,8 @@ export function sendPage(ctx: Context, title: string, text: string, links: PageL
  * A server-side failure (5xx: a provider or the session store down, discovery failing) is also a
  * Koa `error` event, as Koa apps expect of failures someone must see: `app.on('error', ...)` gets
  * the {@link OpenIDError}, with the failing endpoint's `origin` and `causeCode`, never a token.
- * The answer is already set.
+ * The answer is already set. A failure of an outage already reported is not emitted again.
  */
 export function reportServerError(ctx: Context, err: OpenIDError): void {
-  if (err.status >= 500) ctx.app.emit('error', err, ctx);
+  if (err.status >= 500 && !err.ongoing) ctx.app.emit('error', err, ctx);
 }

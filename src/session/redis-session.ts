@@ -86,6 +86,13 @@ export const RedisSessionOptionsSchema = z.strictObject({
    * cookie over unencrypted connection"), so with a proxy set `app.proxy` rather than this.
    */
   secure: bool.optional(),
+  /**
+   * How long a request waits for the session store before it answers `503 session_unavailable`, in
+   * milliseconds: a Redis that is down or stalled costs a request no more than this, whatever the
+   * client's own settings (a client created from a URL also gets it as its `commandTimeout`).
+   * Default `1000`.
+   */
+  storeTimeout: z.number({ error: 'must be a positive number of milliseconds' }).finite({ error: 'must be a positive number of milliseconds' }).positive({ error: 'must be a positive number of milliseconds' }).default(1000),
   /** The cookie's `HttpOnly` attribute: scripts cannot read the session id. Default `true`. */
   httpOnly: bool.default(true),
   /** Sign the cookie with `app.keys` (a forged or tampered session id is ignored). Default `true`. */
@@ -204,7 +211,14 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
       redis = process.env.REDIS_URL;
     }
     if (typeof redis === 'string') {
-      owned = new Redis(redis, { connectionName: 'koa-session-openid' });
+      owned = new Redis(redis, {
+        connectionName: 'koa-session-openid',
+        // Fail fast: a command waits at most storeTimeout (queued ones too), is retried once over a
+        // reconnection, and the client reconnects within half a second once Redis is back.
+        commandTimeout: opts.storeTimeout,
+        maxRetriesPerRequest: 1,
+        retryStrategy: (times: number) => Math.min(50 * 2 ** times, 500),
+      });
       owned.on('error', (err: Error) => debug('sessions: redis client error: %s', err.message));
       redis = owned;
       debug('sessions: in Redis (own client from a URL)');
@@ -228,7 +242,7 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
     overwrite: true,
     autoCommit: true,
     beforeSave: keepBrowserSession,
-    store: failingClearly(store) as NonNullable<CreateSessionOptions['store']>,
+    store: failingClearly(store, opts.storeTimeout) as NonNullable<CreateSessionOptions['store']>,
   };
   if (sessionOptions.secure === undefined) delete sessionOptions.secure;
   const sessions = createSession(app, sessionOptions) as Koa.Middleware;

@@ -16,3 +16,78 @@ export function newRedis(): Redis {
 export function uniquePrefix(name: string): string {
   return `test:${name}:${randomBytes(6).toString('hex')}:`;
 }
+
+/**
+ * A redis-server of a test's own (the shared one of the test run must stay up): on a free port,
+ * killed, paused (SIGSTOP: the socket stays open, nothing answers) and restarted on the same port
+ * by the test. No persistence: a restart loses the data.
+ */
+export interface OwnRedis {
+  url: string;
+  /** SIGKILL, and wait for the exit. */
+  kill(): Promise<void>;
+  /** A new redis-server on the same port (empty). */
+  restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a stalled server. */
+  pause(): void;
+  resume(): void;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function answersPing(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.setTimeout(300);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (d) => {
+      socket.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+export async function startOwnRedis(): Promise<OwnRedis> {
+  const { spawn } = await import('node:child_process');
+  const port = await freePort();
+  let child: import('node:child_process').ChildProcess | undefined;
+  const start = async () => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      if (await answersPing(port)) return;
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    }
+    throw new Error(`redis-server did not start on port ${port}`);
+  };
+  const kill = async () => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((resolve) => c.once('exit', resolve));
+    c.kill('SIGCONT');
+    c.kill('SIGKILL');
+    await exited;
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    kill,
+    restart: start,
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
+    close: kill,
+  };
+}
