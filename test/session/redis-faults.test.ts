@@ -110,3 +110,37 @@ test('Redis stalled (SIGSTOP), then resumed: 503 within the store timeout, the l
     await redis.close();
   }
 });
+
+test('a login in flight when Redis dies ends with that 503, and no half-stored login appears when it returns', async () => {
+  const { startHostileProvider } = await import('../support/hostile-provider.js');
+  const { OpenID } = await import('../../src/index.js');
+  const { Browser } = await import('../support/http-client.js');
+  const redis = await startOwnRedis();
+  const op = await startHostileProvider({ clientId: 'faulty' });
+  const app = new Koa();
+  app.keys = ['faults'];
+  app.silent = true;
+  const sessions = redisSession(app, { redis: redis.url, storeTimeout: 500 });
+  app.use(sessions);
+  const openid = new OpenID(app, { name: 'op', clientId: 'faulty', clientSecret: 'faulty-secret-0123456789abcdef01', configuration: op.discoveryUrl, allowInsecureRequests: true });
+  app.use(openid.optional()).use((ctx) => (ctx.body = { user: ctx.state.user?.sub ?? null }));
+  const served = await serve(app);
+  try {
+    const b = new Browser();
+    const start = await b.get(served.url('/openid/op/login'));
+    const callback = (await b.get(start.headers.get('location')!)).headers.get('location')!;
+    await redis.kill();
+    const failed = await b.get(callback, { headers: { accept: 'application/json' } });
+    assert.equal(failed.status, 503);
+    assert.equal(((await failed.json()) as { error: string }).error, 'session_unavailable');
+    await redis.restart();
+    const me = await eventually(async () => b.get(served.url('/me'), { headers: { accept: 'application/json' } }), (r) => r.status === 200, 3000);
+    assert.deepEqual(await me.json(), { user: null }, 'no login appeared');
+    assert.equal(op.tokenRequests.length, 0, 'the code was never exchanged');
+  } finally {
+    await served.close();
+    await sessions.close();
+    await op.close();
+    await redis.close();
+  }
+});
