@@ -82,6 +82,21 @@ export function required(host: GuardHost, options: RequiredOptions = {}): Middle
   const check = bothChecks(opts.check, bearer?.check);
   const verifier = bearer && new BearerVerifier(host, { ...bearer, scopes, check });
 
+  /** Why this route refuses a session login (its scopes, then `check`), or `undefined`. */
+  async function sessionRefusal(login: UserLogin, ctx: Context): Promise<OpenIDError | undefined> {
+    if (scopes.length && missingScopes(scopes, login.scopes).length) {
+      return new OpenIDError('insufficient_scope', 'the login lacks a scope this page needs');
+    }
+    try {
+      if (check && (await check(login.claims, ctx)) === false) return new OpenIDError('forbidden', 'this login may not use this page');
+    } catch (err) {
+      // An OpenIDError thrown by the check is its answer, as on the bearer path.
+      if (!isOpenIDError(err)) throw err;
+      return err;
+    }
+    return undefined;
+  }
+
   return async function openidRequired(ctx: Context, next: Next) {
     if (verifier) {
       const outcome = await authenticateBearer(ctx, verifier, host.name);
@@ -90,21 +105,8 @@ export function required(host: GuardHost, options: RequiredOptions = {}): Middle
     }
     const login = exposeLogin(ctx, host.name);
     if (login) {
-      if (scopes.length && missingScopes(scopes, login.scopes).length) {
-        return host.renderError(ctx, new OpenIDError('insufficient_scope', 'the login lacks a scope this page needs'));
-      }
-      if (check) {
-        let refusal: OpenIDError | undefined;
-        try {
-          if ((await check(login.claims, ctx)) === false) refusal = new OpenIDError('forbidden', 'this login may not use this page');
-        } catch (err) {
-          // An OpenIDError thrown by the check is its answer, as on the bearer path.
-          if (!isOpenIDError(err)) throw err;
-          refusal = err;
-        }
-        if (refusal) return host.renderError(ctx, refusal);
-      }
-      return next();
+      const refusal = await sessionRefusal(login, ctx);
+      return refusal ? host.renderError(ctx, refusal) : next();
     }
     if (opts.redirect && (ctx.method === 'GET' || ctx.method === 'HEAD') && wantsHtml(ctx)) {
       ctx.set('Cache-Control', 'no-store');
