@@ -19,13 +19,14 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import type { Scenario } from './servers.js';
+import { coreBusy, fmt, median, processTicks, type Run } from './measure.js';
 import { generateKeys, signTokens, type BenchKeys } from './tokens.js';
 
 const { values: args } = parseArgs({
@@ -101,38 +102,6 @@ class TokenFeed {
   exhausted = false;
 }
 
-interface Run {
-  rps: number;
-  /** The server process's CPU time per answered request (µs), from /proc (Linux). */
-  cpuPerRequest?: number;
-  p99: number;
-  /** The load generator's CPU, % of one core: near 100 means the generator, not the server, was the limit. */
-  genCpu: number;
-  /** CPU time other processes took on the server's core during the run, % of the run (noise). */
-  foreign?: number;
-  invalid?: string;
-}
-
-/** Busy clock ticks of one core (/proc/stat) and CPU ticks of one process (/proc/PID/stat), Linux only. */
-function coreBusy(core: number): number | undefined {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${core} `));
-    const f = line!.trim().split(/\s+/).slice(1).map(Number);
-    return f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!;
-  } catch {
-    return undefined;
-  }
-}
-function processTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return undefined;
-  }
-}
-
 async function load(port: number, seconds: number, token: string | TokenFeed, serverPid?: number): Promise<Run> {
   const request: autocannon.Request =
     typeof token === 'string'
@@ -163,6 +132,7 @@ async function load(port: number, seconds: number, token: string | TokenFeed, se
   const invalid = bad ? `${bad} errors/timeouts/non-2xx` : typeof token !== 'string' && token.exhausted ? 'token pool exhausted' : undefined;
   return {
     rps: result.requests.average,
+    requests,
     ...(cpuPerRequest !== undefined ? { cpuPerRequest } : {}),
     p99: result.latency.p99,
     genCpu,
@@ -211,13 +181,6 @@ async function comparePair(
 
 const profiledScenarios = (args['cpu-prof'] ?? '').split(',');
 const profiled = (scenario: Scenario) => profiledScenarios.includes(scenario);
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function main(): Promise<void> {
   const started = performance.now();

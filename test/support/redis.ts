@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { Redis } from 'ioredis';
 
 /** The Redis the test run started (or the one REDIS_URL names). */
@@ -66,7 +67,12 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   const port = await freePort();
   let child: import('node:child_process').ChildProcess | undefined;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    // setpriv execs redis-server with a parent-death signal: it never outlives a killed test process.
+    child = existsSync('/usr/bin/setpriv')
+      ? spawn('/usr/bin/setpriv', ['--pdeathsig', 'KILL', 'redis-server', ...args], { stdio: 'ignore' })
+      : spawn('redis-server', args, { stdio: 'ignore' });
+    process.once('exit', () => child?.kill('SIGKILL'));
     for (let i = 0; i < 100; i++) {
       if (await answersPing(port)) return;
       await new Promise((resolve) => setTimeout(resolve, 30));

@@ -1,0 +1,481 @@
+/**
+ * `npm run bench:sessions`: requests/s of session-guarded and anonymous routes of this library
+ * against express-openid-connect and bare Koa, side by side in one run, and the targets of issue 8:
+ *
+ *   L / E   >= 4     library GET /me with a logged-in session vs express-openid-connect 3 (Express 5,
+ *                    connect-redis 8) on the same Redis and the same provider
+ *   L / K   >= 0.45  the same L vs a bare Koa hello route (sent the same cookie)
+ *   L2 / K2 >= 0.95  GET /public (touches no session) on the library's app with two providers vs the
+ *                    same Koa app without the library; once for a visitor without a cookie, once
+ *                    with a valid session cookie
+ *
+ * One redis-server of its own (free port, no persistence) serves every server; the OpenID provider
+ * is the dev provider (oidc-provider) in this process, issuing Keycloak-sized tokens
+ * (bench/session-provider.ts). Each logged-in server does ONE real login at its start (plain HTTP,
+ * following redirects, bench/session-login.ts) and is then loaded with that session cookie.
+ *
+ * As in bench/bearer.ts: each server is its own child process (bench/session-servers.ts) pinned to
+ * core 1 (`taskset`), redis-server too (the server side, app and store, on one core); autocannon
+ * runs here on core 0. The two servers of a pair run side by side and are loaded in turns, short
+ * slices alternating (N D D N ...); the ratio is the median of the slice pairs' ratios, printed
+ * with its range. The server's and Redis's CPU µs per request come from /proc. Not part of
+ * `npm test`.
+ *
+ *   --slices 8 --duration 2 --warmup 2     slices per pair; seconds per slice; seconds of warm-up per server
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import type { DevProvider } from '../examples/dev-provider/index.js';
+import { fmt, load, median, type Run } from './measure.js';
+import { startRedis, type BenchRedis } from './redis-server.js';
+import { login } from './session-login.js';
+import { ACCOUNT, RESOURCE, SCOPES, startBenchProvider } from './session-provider.js';
+import type { ProviderConfig, ServerConfig, SessionScenario } from './session-servers.js';
+
+const { values: args } = parseArgs({
+  options: {
+    slices: { type: 'string', default: '8' },
+    duration: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '2' },
+  },
+});
+const SLICES = Number(args.slices);
+const DURATION = Number(args.duration);
+const WARMUP = Number(args.warmup);
+for (const [name, value] of [['slices', SLICES], ['duration', DURATION], ['warmup', WARMUP]] as const) {
+  if (!Number.isInteger(value) || value < 1 || value > 60) throw new TypeError(`--${name} must be a whole number from 1 to 60`);
+}
+const CONNECTIONS = 100;
+const SERVER_CORE = 1;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SERVER_FILE = fileURLToPath(new URL('./session-servers.ts', import.meta.url));
+const TASKSET = spawnSync('taskset', ['--version']).status === 0;
+/** Child start, app build, stop: each bounded. */
+const STEP_TIMEOUT_MS = 30_000;
+
+const SECRET = randomBytes(32).toString('base64url');
+const PROVIDER_NAMES = ['bench', 'bench2'];
+const KOA_CLIENT = { clientId: 'bench-koa', clientSecret: 'bench-koa-secret (not secret)' };
+const EXPRESS_CLIENT = { clientId: 'bench-express', clientSecret: 'bench-express-secret (not secret)' };
+
+interface Pair {
+  id: string;
+  num: SessionScenario;
+  den: SessionScenario;
+  numLabel: string;
+  denLabel: string;
+  path: string;
+  /** each: both servers log in and send their own cookie; num: the numerator logs in, both send its cookie; none: no cookie. */
+  cookie: 'each' | 'num' | 'none';
+  target: number;
+  title: string;
+}
+
+const PAIRS: Pair[] = [
+  {
+    id: 'L/E', num: 'L', den: 'E', path: '/me', cookie: 'each', target: 4, title: 'logged in, library vs express-openid-connect',
+    numLabel: 'L   library: GET /me, required(), logged in', denLabel: 'E   express-openid-connect: GET /me, requiresAuth()',
+  },
+  {
+    id: 'L/K', num: 'L', den: 'K', path: '/me', cookie: 'num', target: 0.45, title: 'logged in, library vs bare Koa',
+    numLabel: 'L   library: GET /me, required(), logged in', denLabel: 'K   bare Koa hello (sent the same cookie)',
+  },
+  {
+    id: 'L2/K2', num: 'L2', den: 'K2', path: '/public', cookie: 'none', target: 0.95, title: 'anonymous route, no cookie',
+    numLabel: 'L2  library, 2 providers: GET /public, no cookie', denLabel: 'K2  same Koa app, no library: /public, no cookie',
+  },
+  {
+    id: 'L2/K2 cookie', num: 'L2', den: 'K2', path: '/public', cookie: 'num', target: 0.95, title: 'anonymous route, valid session cookie',
+    numLabel: 'L2  library, 2 providers: GET /public, session cookie', denLabel: 'K2  same Koa app, no library: /public, same cookie',
+  },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Child processes and cleanup: everything started here is killed on exit, error, Ctrl+C.
+
+const live = new Set<ChildProcess>();
+const providers = new Set<DevProvider>();
+let redis: BenchRedis | undefined;
+
+function killEverything(): void {
+  for (const child of live) child.kill('SIGKILL');
+  live.clear();
+  redis?.kill();
+  redis = undefined;
+}
+process.on('exit', killEverything);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping the servers and redis-server`);
+    killEverything();
+    process.exit(130);
+  });
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+interface Server {
+  scenario: SessionScenario;
+  port: number;
+  child: ChildProcess;
+}
+
+/** The next IPC message that has `key`, or the child's exit (an error). */
+function message<T>(child: ChildProcess, key: string, what: string): Promise<T> {
+  return within(
+    new Promise<T>((resolve, reject) => {
+      const onMessage = (msg: Record<string, unknown>) => {
+        if (typeof msg === 'object' && msg !== null && 'error' in msg) finish(() => reject(new Error(String(msg.error))));
+        else if (typeof msg === 'object' && msg !== null && key in msg) finish(() => resolve(msg as T));
+      };
+      const onExit = (code: number | null) => finish(() => reject(new Error(`${what}: the server exited (${code})`)));
+      const finish = (then: () => void) => {
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        then();
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    }),
+    STEP_TIMEOUT_MS,
+    what,
+  );
+}
+
+async function startServer(scenario: SessionScenario): Promise<Server> {
+  const node = [process.execPath, '--import', 'tsx', SERVER_FILE, scenario];
+  const cmd = TASKSET ? ['taskset', '-c', String(SERVER_CORE), ...node] : node;
+  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  const { port } = await message<{ port: number }>(child, 'port', `server ${scenario} start`);
+  return { scenario, port, child };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  const exited = once(server.child, 'exit');
+  if (server.child.connected) server.child.send('stop');
+  else server.child.kill('SIGTERM');
+  await within(exited, 5000, `server ${server.scenario} stop`).catch(() => server.child.kill('SIGKILL'));
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a login stored in Redis.
+
+interface Stored {
+  key: string;
+  /** STRLEN: the serialized session's bytes. */
+  bytes: number;
+  /** MEMORY USAGE (SAMPLES 0): what the key takes in Redis. */
+  memory: number;
+  accessToken: number;
+  /** Claims of the access token when it is a JWT. */
+  accessTokenClaims?: number;
+  refreshToken: number;
+  idToken: number;
+  /** Claims of the ID token. */
+  idTokenClaims: number;
+  /** Claims the session keeps as such (the library keeps the validated claims; express-openid-connect only the ID token). */
+  storedClaims?: number;
+}
+
+const decodeClaims = (jwt: string): Record<string, unknown> => JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
+
+async function readStored(client: Redis, scenario: SessionScenario, cookieValue: string | undefined): Promise<Stored> {
+  if (!cookieValue) throw new Error(`${scenario}: no session cookie after the login`);
+  const key = scenario === 'E' ? `sess:${cookieValue}` : `koa-session-openid:sess:${cookieValue}`;
+  const raw = await client.get(key);
+  if (raw === null) throw new Error(`${scenario}: no session under ${key}`);
+  const memory = Number(await client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+  const session = JSON.parse(raw) as Record<string, any>;
+  let tokens: { access?: string; refresh?: string; id?: string };
+  let storedClaims: number | undefined;
+  if (scenario === 'E') {
+    const data = session.data ?? {};
+    tokens = { access: data.access_token, refresh: data.refresh_token, id: data.id_token };
+  } else {
+    const record = session.openid?.[PROVIDER_NAMES[0]!] ?? {};
+    tokens = { access: record.tokens?.accessToken, refresh: record.tokens?.refreshToken, id: record.tokens?.idToken };
+    storedClaims = Object.keys(record.claims ?? {}).length;
+  }
+  return {
+    key,
+    bytes: Buffer.byteLength(raw),
+    memory,
+    accessToken: tokens.access?.length ?? 0,
+    ...(tokens.access?.split('.').length === 3 ? { accessTokenClaims: Object.keys(decodeClaims(tokens.access)).length } : {}),
+    refreshToken: tokens.refresh?.length ?? 0,
+    idToken: tokens.id?.length ?? 0,
+    idTokenClaims: tokens.id ? Object.keys(decodeClaims(tokens.id)).length : 0,
+    ...(storedClaims !== undefined ? { storedClaims } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One pair: both servers side by side, logins, probe, warm-up, alternating slices.
+
+interface PairResult {
+  pair: Pair;
+  num: Run[];
+  den: Run[];
+  stored: Partial<Record<SessionScenario, Stored>>;
+}
+
+function serverConfig(scenario: SessionScenario, redisUrl: string, ops: DevProvider[]): ServerConfig {
+  const client = scenario === 'E' ? EXPRESS_CLIENT : KOA_CLIENT;
+  const list: ProviderConfig[] = ops.map((op, i) => ({ name: PROVIDER_NAMES[i]!, issuer: op.issuer, ...client }));
+  return { redisUrl, secret: SECRET, scopes: SCOPES, resource: RESOURCE, providers: list };
+}
+
+async function probe(server: Server, path: string, headers: Record<string, string>): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${server.port}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
+  const body = await res.text();
+  const hello = server.scenario === 'K' || server.scenario === 'K2' || path === '/public';
+  let ok = res.status === 200;
+  if (ok && hello) ok = body === 'hello';
+  else if (ok) ok = (JSON.parse(body) as { sub?: unknown }).sub === ACCOUNT;
+  if (!ok) throw new Error(`server ${server.scenario} answered ${path} with ${res.status} ${body.slice(0, 200)}`);
+}
+
+async function comparePair(pair: Pair, client: Redis, redisPid: number): Promise<PairResult> {
+  const servers: Server[] = [];
+  const ops: DevProvider[] = [];
+  try {
+    for (const scenario of [pair.num, pair.den]) servers.push(await startServer(scenario));
+    const providerCount = servers.some((s) => s.scenario === 'L2') ? 2 : 1;
+    for (let i = 0; i < providerCount; i++) {
+      const origins = servers.map((s) => `http://127.0.0.1:${s.port}`);
+      const op = await startBenchProvider([
+        { ...KOA_CLIENT, redirectUris: origins.map((o) => `${o}/openid/${PROVIDER_NAMES[i]}/auth`) },
+        { ...EXPRESS_CLIENT, redirectUris: origins.map((o) => `${o}/callback`) },
+      ]);
+      ops.push(op);
+      providers.add(op);
+    }
+    for (const server of servers) {
+      const ready = message<{ ready: true }>(server.child, 'ready', `server ${server.scenario} setup`);
+      server.child.send({ config: serverConfig(server.scenario, redis!.url, ops) });
+      await ready;
+    }
+
+    // Logins: one per server that needs its own session.
+    const stored: Partial<Record<SessionScenario, Stored>> = {};
+    const cookies = new Map<Server, string>();
+    const loggingIn = pair.cookie === 'each' ? servers : pair.cookie === 'num' ? servers.slice(0, 1) : [];
+    for (const server of loggingIn) {
+      const start = `http://127.0.0.1:${server.port}/me`;
+      const result = await within(login(start), STEP_TIMEOUT_MS, `login at ${server.scenario}`);
+      if ((JSON.parse(result.body) as { sub?: unknown }).sub !== ACCOUNT) throw new Error(`${server.scenario}: the login answered ${result.body.slice(0, 200)}`);
+      cookies.set(server, result.cookie);
+      const cookieName = server.scenario === 'E' ? 'appSession' : 'koa-session-openid';
+      stored[server.scenario] = await readStored(client, server.scenario, result.jar.get(new URL(start), cookieName));
+    }
+    if (pair.cookie === 'num') cookies.set(servers[1]!, cookies.get(servers[0]!)!);
+
+    const requests = new Map<Server, Record<string, string>>();
+    for (const server of servers) {
+      const cookie = cookies.get(server);
+      const headers: Record<string, string> = { accept: 'application/json', ...(cookie ? { cookie } : {}) };
+      requests.set(server, headers);
+      await probe(server, pair.path, headers);
+    }
+
+    const commands = async () => Number(/total_commands_processed:(\d+)/.exec(await client.info('stats'))?.[1]);
+    const run = async (server: Server, seconds: number): Promise<Run> => {
+      const before = await commands();
+      const result = await load({
+        port: server.port,
+        path: pair.path,
+        headers: requests.get(server)!,
+        seconds,
+        connections: CONNECTIONS,
+        ...(TASKSET ? { core: SERVER_CORE } : {}),
+        ...(server.child.pid !== undefined ? { serverPid: server.child.pid } : {}),
+        redisPid,
+      });
+      // Less the INFO call itself.
+      const sent = (await commands()) - before - 1;
+      return result.requests ? { ...result, redisCommands: sent / result.requests } : result;
+    };
+    for (const server of servers) await run(server, WARMUP);
+    const [numServer, denServer] = servers as [Server, Server];
+    const num: Run[] = [];
+    const den: Run[] = [];
+    for (let i = 0; i < SLICES; i++) {
+      if (i % 2) {
+        den.push(await run(denServer, DURATION));
+        num.push(await run(numServer, DURATION));
+      } else {
+        num.push(await run(numServer, DURATION));
+        den.push(await run(denServer, DURATION));
+      }
+    }
+    return { pair, num, den, stored };
+  } finally {
+    for (const server of servers) await stopServer(server);
+    for (const op of ops) {
+      await op.close().catch(() => {});
+      providers.delete(op);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const version = (name: string): string => {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+};
+
+function row(label: string, runs: Run[]): string {
+  const med = (pick: (r: Run) => number | undefined) => {
+    const xs = runs.map(pick).filter((x): x is number => x !== undefined);
+    return xs.length ? median(xs) : undefined;
+  };
+  const cpu = med((r) => r.cpuPerRequest);
+  const red = med((r) => r.redisPerRequest);
+  const cmds = med((r) => r.redisCommands);
+  const foreign = runs.map((r) => r.foreign).filter((x): x is number => x !== undefined);
+  return (
+    `${label.padEnd(56)}${fmt(med((r) => r.rps)!).padStart(9)}` +
+    `${(cpu === undefined ? '-' : cpu.toFixed(1)).padStart(9)}` +
+    `${(red === undefined ? '-' : red.toFixed(1)).padStart(8)}` +
+    `${(cmds === undefined ? '-' : cmds.toFixed(2)).padStart(9)}` +
+    `${String(med((r) => r.p99)).padStart(7)}` +
+    `${`${Math.round(med((r) => r.genCpu)!)}%`.padStart(8)}` +
+    `${(foreign.length ? `${Math.round(Math.max(...foreign))}%` : '-').padStart(7)}`
+  );
+}
+
+function ratioLine(r: PairResult): string {
+  const paired = r.num.map((x, i) => x.rps / r.den[i]!.rps);
+  const value = median(paired);
+  const medNum = median(r.num.map((x) => x.rps));
+  const medDen = median(r.den.map((x) => x.rps));
+  return (
+    `${r.pair.id.padEnd(13)}= ${value.toFixed(3)}  (target >= ${r.pair.target}: ${value >= r.pair.target ? 'PASS' : 'MISS'}; ` +
+    `median of ${paired.length} slice pairs, range ${Math.min(...paired).toFixed(2)}-${Math.max(...paired).toFixed(2)}; ` +
+    `ratio of the medians ${(medNum / medDen).toFixed(3)})  ${r.pair.title}`
+  );
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const cpu = cpus();
+  const argv = process.argv.slice(2).join(' ');
+  console.log(`machine: ${cpu[0]?.model ?? 'unknown cpu'}, ${cpu.length} cores, Node ${process.version}`);
+  console.log(
+    `command: ${process.env.npm_lifecycle_event === 'bench:sessions' ? 'npm run bench:sessions' : 'tsx bench/sessions.ts'}${argv ? ` -- ${argv}` : ''}  (tsx bench/sessions.ts)`,
+  );
+  console.log(
+    TASKSET
+      ? `pinning: servers and redis-server on core ${SERVER_CORE} (taskset -c ${SERVER_CORE}), autocannon and the provider on core 0`
+      : 'pinning: taskset (util-linux) not found: NOT pinned, numbers are noisier',
+  );
+  console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on this machine makes the numbers noisy)`);
+
+  redis = await startRedis(TASKSET ? SERVER_CORE : undefined);
+  const client = new Redis(redis.url, { connectionName: 'bench-inspect', maxRetriesPerRequest: 1 });
+  console.log(
+    `stack: koa ${version('koa')}, koa-session ${version('koa-session')}, ioredis ${version('ioredis')}; express ${version('express')}, ` +
+      `express-openid-connect ${version('express-openid-connect')} (its defaults: rolling session, unsigned session-id cookie), ` +
+      `connect-redis ${version('connect-redis')} (over ioredis); ` +
+      `redis-server ${redis.version} on 127.0.0.1:${redis.port} (no persistence), oidc-provider ${version('oidc-provider')} in this process`,
+  );
+  console.log(
+    `load: autocannon, ${CONNECTIONS} connections, pipelining 1, GET with Accept: application/json; per pair: both servers started ` +
+      `(fresh processes), one login per logged-in server, ${WARMUP} s warm-up each, then ${SLICES} slices of ${DURATION} s each, in turns`,
+  );
+
+  // Measuring from here: this process (autocannon, the provider) on core 0 only.
+  if (TASKSET) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+
+  const results: PairResult[] = [];
+  try {
+    for (const pair of PAIRS) {
+      const result = await comparePair(pair, client, redis.pid);
+      results.push(result);
+      const slices = result.num.map((n, i) => {
+        const d = result.den[i]!;
+        const bad = (r: Run) => (r.invalid ? ' (INVALID)' : '');
+        return i % 2
+          ? `${pair.den} ${fmt(d.rps)}${bad(d)} ${pair.num} ${fmt(n.rps)}${bad(n)}`
+          : `${pair.num} ${fmt(n.rps)}${bad(n)} ${pair.den} ${fmt(d.rps)}${bad(d)}`;
+      });
+      console.log(`${pair.id} slices: ${slices.join(' | ')}`);
+    }
+  } finally {
+    client.disconnect();
+  }
+
+  const le = results.find((r) => r.pair.id === 'L/E')!;
+  const sL = le.stored.L;
+  const sE = le.stored.E;
+  if (sL && sE) {
+    console.log(
+      `\nstored login (L's session): access token ${fmt(sL.accessToken)} chars (RS256 JWT, ${sL.accessTokenClaims ?? '?'} claims), ` +
+        `refresh token ${fmt(sL.refreshToken)} chars (opaque), ID token ${fmt(sL.idToken)} chars (RS256, ${sL.idTokenClaims} claims); ` +
+        `E's: ${fmt(sE.accessToken)} / ${fmt(sE.refreshToken)} / ${fmt(sE.idToken)} chars`,
+    );
+    console.log(
+      `session in Redis: L ${fmt(sL.bytes)} B (STRLEN, one JSON string: ${sL.storedClaims} claims + tokens + scopes/times), MEMORY USAGE ${fmt(sL.memory)} B; ` +
+        `E ${fmt(sE.bytes)} B (STRLEN: tokens + header + cookie), MEMORY USAGE ${fmt(sE.memory)} B`,
+    );
+  }
+
+  console.log(`\n${'scenario (pair)'.padEnd(56)}${'req/s'.padStart(9)}${'CPU µs'.padStart(9)}${'redis'.padStart(8)}${'cmd/req'.padStart(9)}${'p99'.padStart(7)}${'gen CPU'.padStart(8)}${'noise'.padStart(7)}`);
+  for (const r of results) {
+    console.log(`${r.pair.id}: ${r.pair.title}`);
+    console.log(row(`  ${r.pair.numLabel}`, r.num));
+    console.log(row(`  ${r.pair.denLabel}`, r.den));
+  }
+  console.log(
+    'req/s: median over the slices. CPU µs: the server process\'s CPU time per answered request; redis: redis-server\'s per request ' +
+      '(medians over slices; 10 ms ticks); cmd/req: Redis commands per request. p99: ms. gen CPU: autocannon on core 0, % of one core (near 100%: the load generator, not the ' +
+      `server, is the limit). noise: highest share of core ${SERVER_CORE} taken by other processes (not the server or Redis) during a run (above ~5%: rerun on a quieter machine).`,
+  );
+
+  console.log('\ntargets (issue 8):');
+  for (const r of results) console.log(`  ${ratioLine(r)}`);
+
+  const invalid = results.flatMap((r) => [
+    ...r.num.filter((x) => x.invalid).map((x) => `${r.pair.id} ${r.pair.num}: ${x.invalid}`),
+    ...r.den.filter((x) => x.invalid).map((x) => `${r.pair.id} ${r.pair.den}: ${x.invalid}`),
+  ]);
+  if (invalid.length) console.log(`\nINVALID runs: ${invalid.join('; ')}`);
+  console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  return invalid.length ? 1 : 0;
+}
+
+let exitCode = 1;
+try {
+  exitCode = await main();
+} catch (err) {
+  console.error(err);
+} finally {
+  for (const child of [...live]) child.kill('SIGTERM');
+  for (const op of providers) await op.close().catch(() => {});
+  await redis?.stop();
+  redis = undefined;
+  await sleep(100);
+  killEverything();
+}
+process.exit(exitCode);
