@@ -40,21 +40,29 @@ function claimLocally(id: string, ttlMs: number): boolean {
 }
 
 /**
+ * The store's atomic "take once": its own `claim` method (the built-in stores), else a `SET ... NX`
+ * on its ioredis `client` (koa-redis), else `undefined`.
+ */
+export function storeClaim(store: SessionStore & { client?: unknown }): ((id: string, ttlMs: number) => Promise<boolean>) | undefined {
+  if (typeof store.claim === 'function') return async (id, ttlMs) => (await store.claim!(id, ttlMs)) === true;
+  const client = store.client;
+  if (!isIoredis(client)) return undefined;
+  return async (id, ttlMs) => (await client.set(`koa-session-openid:claim:${id}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+}
+
+/**
  * Takes `id` once for `ttlMs`: `true` for the first caller, `false` for every later or concurrent
- * one. Atomic across processes through the session store: its `claim` method (the built-in stores),
- * else a `SET ... NX` on the store's ioredis `client` (koa-redis), else within this process only
- * (with a warning). A store failure is `session_unavailable` (503).
+ * one. Atomic across processes through the session store's `claim` (see {@link storeClaim}; a
+ * `redisSession` store always has one when its store can), else within this process only (with a
+ * warning). A store failure is `session_unavailable` (503).
  */
 export async function claimOnce(ctx: Context, id: string, ttlMs: number): Promise<boolean> {
   const store = (ctx as { sessionOptions?: { store?: SessionStore & { client?: unknown } } }).sessionOptions?.store;
-  const client = store?.client;
+  const claim = store && storeClaim(store);
+  if (!claim) return claimLocally(id, ttlMs);
   try {
-    if (typeof store?.claim === 'function') return (await store.claim(id, ttlMs)) === true;
-    if (isIoredis(client)) {
-      return (await client.set(`koa-session-openid:claim:${id}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
-    }
+    return await claim(id, ttlMs);
   } catch (err) {
     throw err instanceof OpenIDError ? err : new OpenIDError('session_unavailable', 'the session store is not available', { cause: err });
   }
-  return claimLocally(id, ttlMs);
 }

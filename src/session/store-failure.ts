@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { OpenIDError } from '../errors.js';
 import { reportServerError, sendPage, wantsHtml } from '../respond.js';
+import { storeClaim } from './claim-once.js';
 import type { SessionStore } from './store.js';
 
 /**
@@ -27,7 +28,8 @@ class Outage {
  * The store with every failure turned into `session_unavailable` (503), and every call bounded by
  * `timeoutMs`: a Redis that is down, stalled or refusing is the app's dependency failing, never the
  * visitor's fault, and no request waits on it longer than that (whatever the client's own retry
- * settings). Other properties (koa-redis's `client`) stay reachable.
+ * settings). Its atomic `claim` is the store's own or one over its ioredis client (koa-redis); other
+ * properties (koa-redis's `client`) stay reachable.
  */
 export function failingClearly(store: SessionStore, timeoutMs: number): SessionStore {
   const outage = new Outage();
@@ -53,7 +55,8 @@ export function failingClearly(store: SessionStore, timeoutMs: number): SessionS
     set: (...args) => bounded(() => store.set(...args)),
     destroy: (...args) => bounded(() => store.destroy(...args)),
   };
-  if (typeof store.claim === 'function') guarded.claim = (id, ttl) => bounded(() => store.claim!(id, ttl));
+  const claim = storeClaim(store);
+  if (claim) guarded.claim = (id, ttl) => bounded(() => claim(id, ttl));
   const client = (store as { client?: unknown }).client;
   if (client !== undefined) guarded.client = client;
   return guarded;
