@@ -7,7 +7,10 @@
 export type OpenIDErrorCode =
   /** A callback or request parameter is missing, repeated, oversized or malformed (400); a malformed bearer `Authorization` header (401). */
   | 'invalid_request'
-  /** The callback's `state` is missing, unknown, expired, already used, or belongs to another provider. (400) */
+  /**
+   * The callback's `state` is missing, unknown, expired, already used (also by a concurrent
+   * callback), dropped because another login of the session finished first, or another provider's. (400)
+   */
   | 'invalid_state'
   /** The provider answered the authorization request with an `error` (e.g. `access_denied`). (400) */
   | 'provider_error'

@@ -86,12 +86,13 @@ export const OpenIDOptionsSchema = z.strictObject({
   /** Renders errors of this provider's routes and guards. Default: a small HTML page or JSON, by `Accept`. */
   handleError: fn<HandleError>('handleError').optional(),
   /**
-   * Fetch userinfo once at login (OpenID Connect Core §5.3) and merge its claims into the stored
-   * login: providers that issue an access token often put profile and email claims only there
-   * (Core §5.4), so the ID token holds little more than `sub`. The answer's `sub` must be the ID
-   * token's; on a conflict the ID token's claim wins. A failure fails the login (`userinfo_failed`
-   * or `provider_unavailable`). Needs an access token (not with `responseType: 'id_token'`).
-   * Default `false`.
+   * Fetch userinfo at login, and again after each refresh (OpenID Connect Core §5.3), and merge its
+   * claims into the stored login: providers that issue an access token often put profile and email
+   * claims only there (Core §5.4), so the ID token holds little more than `sub`. The answer's `sub`
+   * must be the ID token's; on a conflict the ID token's claim wins. A failure fails the login
+   * (`userinfo_failed` or `provider_unavailable`); after a refresh the claims stay as they were.
+   * Needs an access token (not with `responseType: 'id_token'`) and a userinfo endpoint (else
+   * discovery fails). Default `false`.
    */
   userInfo: z.boolean().default(false),
   /** Allow `http://` provider URLs. Only for development and tests. Default `false`. */
