@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import type { JWTPayload } from 'jose';
 import type { UserInfoResponse } from 'openid-client';
 import { startLogin, type LoginOptions } from '../login/authorize.js';
@@ -15,6 +15,7 @@ import type { UserLogin } from '../state.js';
 import { resolveOptions, type OpenIDOptions, type ResolvedOptions } from '../options.js';
 import { refreshLogin } from '../provider/refresh.js';
 import { renderError } from './render-error.js';
+import { exactRoutes } from './routes.js';
 import { safeReturnTo } from '../login/return-to.js';
 import { maybeSession, sessionOf } from '../session/session-access.js';
 import { fetchUserInfo, type UserInfoOptions } from '../provider/userinfo.js';
@@ -82,12 +83,15 @@ export class OpenID {
     }
 
     if (!this.options.routes) return;
-    const router = isRouter(app) ? app : new Router();
-    router.get(this.options.routeLogin, this.#handle((ctx) => this.login(ctx, { returnTo: ctx.query.returnTo as string | undefined })));
+    const login = this.#handle((ctx) => this.login(ctx, { returnTo: ctx.query.returnTo as string | undefined }));
     const callback = this.#handle((ctx) => completeLogin(ctx, this.options, () => this.#connection.get(), this.loginUrl()));
-    router.get(this.options.routeAuth, callback);
-    router.post(this.options.routeAuth, callback);
-    if (!isRouter(app)) app.use(router.routes());
+    if (isRouter(app)) {
+      app.get(this.options.routeLogin, login);
+      app.get(this.options.routeAuth, callback);
+      app.post(this.options.routeAuth, callback);
+    } else {
+      app.use(exactRoutes({ login: this.options.routeLogin, auth: this.options.routeAuth }, { login, callback }));
+    }
   }
 
   /** `console.log(provider)` and `JSON.stringify(provider)` show no secret (the options redact it). */

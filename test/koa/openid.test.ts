@@ -362,3 +362,35 @@ describe('setup', () => {
     assert.ok(paths.some((p) => p.startsWith('POST') && p.endsWith('/openid/r/auth')));
   });
 });
+
+describe('routes on a Koa app', () => {
+  test('exact paths and methods: GET/HEAD login, GET/POST callback; anything else passes to the next middleware', async () => {
+    const app = new Koa();
+    app.keys = ['k'];
+    app.silent = true;
+    const sessions = redisSession(app, { redis: redisUrl(), prefix: uniquePrefix('routes') });
+    app.use(sessions);
+    new OpenID(app, { name: 'r', clientId: 'c', configuration: 'http://127.0.0.1:9/.well-known/openid-configuration', allowInsecureRequests: true, timeout: 1 });
+    app.use((ctx) => (ctx.body = 'app'));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const call = async (method: string, path: string) => {
+        const res = await fetch(`${base}${path}`, { method, redirect: 'manual', headers: { accept: 'application/json' } });
+        return { status: res.status, body: method === 'HEAD' ? '' : await res.text() };
+      };
+      // The provider is unreachable: the library's routes answer 503 discovery_failed, the app 'app'.
+      assert.equal((await call('GET', '/openid/r/login')).status, 503);
+      assert.equal((await call('HEAD', '/openid/r/login')).status, 503);
+      assert.equal((await call('GET', '/openid/r/auth?state=' + 's'.repeat(20))).status, 400);
+      assert.equal((await call('POST', '/openid/r/auth')).status, 405);
+      for (const [method, path] of [['POST', '/openid/r/login'], ['PUT', '/openid/r/auth'], ['GET', '/openid/r/loginx'], ['GET', '/openid/r'], ['GET', '/']]) {
+        assert.deepEqual(await call(method!, path!), { status: 200, body: 'app' }, `${method} ${path}`);
+      }
+    } finally {
+      server.close();
+      await sessions.close();
+    }
+  });
+});
