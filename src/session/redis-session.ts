@@ -218,6 +218,8 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
         commandTimeout: opts.storeTimeout,
         maxRetriesPerRequest: 1,
         retryStrategy: (times: number) => Math.min(50 * 2 ** times, 500),
+        // Commands of concurrent requests issued in one tick share one write (and one read).
+        enableAutoPipelining: true,
       });
       owned.on('error', (err: Error) => debug('sessions: redis client error: %s', err.message));
       redis = owned;
