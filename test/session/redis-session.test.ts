@@ -355,6 +355,8 @@ describe('redisSession setup errors', () => {
       [{ maxAge: 'forever' as 'session' }, `"maxAge" must be a positive number of milliseconds or 'session'`],
       [{ maxAge: Infinity }, `"maxAge" must be a positive number of milliseconds or 'session'`],
       [{ sessionTtl: 0 }, '"sessionTtl" must be a positive number of milliseconds'],
+      [{ storeTimeout: 0 }, '"storeTimeout" must be a positive number of milliseconds'],
+      [{ storeTimeout: Number.NaN }, '"storeTimeout" must be a positive number of milliseconds'],
       [{ sameSite: 'bogus' as 'lax' }, `"sameSite" must be 'lax', 'strict' or 'none'`],
       [{ key: 'bad name' }, /^"key" must be a cookie name/],
       [{ redis: 'localhost:6379' }, '"redis" must be a redis:// or rediss:// URL or an ioredis client'],
