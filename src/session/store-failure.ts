@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { OpenIDError } from '../errors.js';
-import { reportServerError, sendPage, wantsHtml } from '../respond.js';
+import { answerError } from '../error-page.js';
+import { reportServerError } from '../respond.js';
 import { storeClaim } from './claim-once.js';
 import type { SessionStore } from './store.js';
 
@@ -69,13 +70,8 @@ export function answeringStoreFailures(sessions: Middleware): Middleware {
       await sessions(ctx, next);
     } catch (err) {
       if (!(err instanceof OpenIDError && err.code === 'session_unavailable')) throw err;
-      ctx.status = err.status;
+      answerError(ctx, err);
       ctx.set('Retry-After', '5');
-      if (wantsHtml(ctx)) sendPage(ctx, 'Temporarily unavailable', 'Sessions cannot be reached right now. Please try again in a moment.');
-      else {
-        ctx.set('Cache-Control', 'no-store');
-        ctx.body = err.toJSON();
-      }
       reportServerError(ctx, err);
     }
   };
