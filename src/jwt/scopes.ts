@@ -1,3 +1,8 @@
+/** The scope tokens of a space-separated `scope` value (RFC 6749 §3.3), each once. */
+export function splitScopes(scope: string): string[] {
+  return [...new Set(scope.split(' ').filter(Boolean))];
+}
+
 /**
  * The scopes a token grants: `scope` (space separated: RFC 9068, RFC 7662, Keycloak) and `scp`
  * (Azure AD: a space separated string or an array).

@@ -3,6 +3,7 @@ import * as client from 'openid-client';
 import type { Provider } from '../provider/discovery.js';
 import { OpenIDError } from '../errors.js';
 import { checkIdToken } from '../jwt/id-token.js';
+import { splitScopes } from '../jwt/scopes.js';
 import type { ResolvedOptions } from '../options.js';
 import { fromProviderError } from '../provider/provider-errors.js';
 import { tokenHash } from '../jwt/token-hash.js';
@@ -23,8 +24,6 @@ export interface Obtained {
   /** Seconds. */
   expiresIn?: number;
 }
-
-const splitScopes = (scope: string) => [...new Set(scope.split(' ').filter(Boolean))];
 
 /** Parameters that only the front channel of hybrid/implicit responses carries. */
 const FRONT_CHANNEL_TOKENS = ['id_token', 'access_token', 'token_type', 'expires_in'];

@@ -7,6 +7,7 @@ import { userInfoClaims } from './userinfo-request.js';
 import type { Provider } from './discovery.js';
 import { OpenIDError } from '../errors.js';
 import { checkIdToken } from '../jwt/id-token.js';
+import { splitScopes } from '../jwt/scopes.js';
 import { readLogin, removeLogin, writeLogin } from '../session/login-record.js';
 import type { UserLogin } from '../state.js';
 import type { ResolvedOptions } from '../options.js';
@@ -82,7 +83,7 @@ export async function refreshLogin(ctx: Context, opts: ResolvedOptions, provider
     ...rest,
     claims,
     ...(typeof tokens.expires_in === 'number' ? { expiresAt: now + tokens.expires_in } : {}),
-    ...(tokens.scope ? { scopes: tokens.scope.split(' ').filter(Boolean) } : {}),
+    ...(tokens.scope ? { scopes: splitScopes(tokens.scope) } : {}),
     tokens: {
       accessToken: tokens.access_token,
       tokenType: tokens.token_type,

@@ -5,9 +5,10 @@ import {
 } from './store.js';
 
 /**
- * The commands the store sends (`SET ... NX` only for {@link RedisStore.claim}). An ioredis `Redis` or `Cluster` client fits (any major
- * version); the store never sends anything else: no `SELECT`, no `KEYS`, nothing that changes the
- * connection's state, so the client can be shared with the rest of the app.
+ * The commands the store sends (`SET ... NX` only for {@link RedisStore.claim}). An ioredis
+ * `Redis` or `Cluster` client fits (any major version); the store never sends anything else: no
+ * `SELECT`, no `KEYS`, nothing that changes the connection's state, so the client can be shared
+ * with the rest of the app.
  */
 export interface RedisClientLike {
   get(key: string): Promise<string | null>;
