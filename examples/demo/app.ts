@@ -78,9 +78,9 @@ function sendPage(ctx: Context, title: string, body: string): void {
   ctx.body = page(title, body);
 }
 
-function providerSection(ctx: Context, provider: OpenID, label: string): string {
+async function providerSection(ctx: Context, provider: OpenID, label: string): Promise<string> {
   const name = provider.name;
-  const login = provider.session(ctx);
+  const login = await provider.session(ctx);
   // A labelled region per provider: screen readers (and tests) can tell the two apart.
   const heading = `<section aria-labelledby="provider-${escapeHtml(name)}"><h2 id="provider-${escapeHtml(name)}">${escapeHtml(label)}</h2>`;
   if (!login) {
@@ -150,8 +150,8 @@ export function createDemoApp(opts: DemoAppOptions): DemoApp {
   const router = new Router();
   const checkOrigin = sameOriginPost(opts.baseUrl);
 
-  router.get('/', (ctx) => {
-    const sections = providers.map(([provider, label]) => providerSection(ctx, provider, label)).join('');
+  router.get('/', async (ctx) => {
+    const sections = (await Promise.all(providers.map(([provider, label]) => providerSection(ctx, provider, label)))).join('');
     sendPage(
       ctx,
       'koa-session-openid demo',
@@ -193,8 +193,8 @@ export function createDemoApp(opts: DemoAppOptions): DemoApp {
       );
     });
 
-    router.post(`/logout/${name}`, checkOrigin, (ctx) => {
-      provider.logout(ctx);
+    router.post(`/logout/${name}`, checkOrigin, async (ctx) => {
+      await provider.logout(ctx);
       ctx.status = 303;
       ctx.redirect('/');
     });

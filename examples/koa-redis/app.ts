@@ -1,14 +1,15 @@
 /**
- * koa-redis as the session store, in place of the built-in one (README, "Sessions in Redis"): the
- * README's line as it is, compiled with `@types/koa-redis`, no cast. The rest is the quick start:
- * every page needs a login.
+ * koa-session with koa-redis, set up by the app, in place of the built-in sessions (README,
+ * "koa-session and koa-redis"): the logins live in koa-session's `ctx.session`. The rest is the
+ * quick start: every page needs a login.
  *
- *   npm install koa-redis @types/koa-redis
+ *   npm install koa-session koa-redis @types/koa-redis
  */
 import Koa from 'koa';
+import session, { type CreateSessionOptions } from 'koa-session';
 import koaRedis from 'koa-redis';
 
-import { OpenID, redisSession } from '../../src/index.js';
+import { OpenID } from '../../src/index.js';
 
 export interface KoaRedisAppOptions {
   /** Where koa-redis keeps the sessions. */
@@ -31,7 +32,9 @@ export function createKoaRedisApp(opts: KoaRedisAppOptions): { app: Koa; close()
 
   const store = koaRedis({ url: opts.redisUrl });
   // koa-redis needs a numeric maxAge (it cannot store a browser-session cookie's 'session').
-  app.use(redisSession(app, { store, maxAge: 86_400_000 }));
+  // @types/koa-redis is written against koa-session 6, whose store type koa-session 7 no longer
+  // exports: under koa-session 7 its get/set/destroy vanish from the type, not from the store.
+  app.use(session({ store: store as unknown as CreateSessionOptions['store'], maxAge: 86_400_000, sameSite: 'lax' }, app));
 
   const sso = new OpenID(app, {
     name: 'sso',

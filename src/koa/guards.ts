@@ -8,8 +8,7 @@ import { missingScopes } from '../jwt/scopes.js';
 import { SCOPE_TOKEN } from '../options.js';
 import { parseOptions } from '../parse-options.js';
 import { wantsHtml } from '../respond.js';
-import { readLogin } from '../session/login-record.js';
-import { maybeSession } from '../session/session-access.js';
+import { maybeLoginsOf } from '../session/logins.js';
 import type { OpenIDState, UserLogin } from '../state.js';
 
 /** A rule over a verified login's claims: return `false` (or throw an `OpenIDError`) to refuse it. */
@@ -53,8 +52,8 @@ export interface GuardHost extends BearerHost {
 }
 
 /** Puts a stored login into `ctx.state` and returns it, or returns undefined. */
-export function exposeLogin(ctx: Context, name: string): UserLogin | undefined {
-  const login = readLogin(maybeSession(ctx), name);
+export async function exposeLogin(ctx: Context, name: string): Promise<UserLogin | undefined> {
+  const login = await maybeLoginsOf(ctx)?.login(name);
   if (login) {
     const state: OpenIDState = { provider: name, claims: login.claims, scopes: login.scopes, expiresAt: login.expiresAt, token: 'session' };
     ctx.state.user = login.claims;
@@ -103,7 +102,7 @@ export function required(host: GuardHost, options: RequiredOptions = {}): Middle
       if (outcome === 'ok') return next();
       if (outcome === 'rejected') return;
     }
-    const login = exposeLogin(ctx, host.name);
+    const login = await exposeLogin(ctx, host.name);
     if (login) {
       const refusal = await sessionRefusal(login, ctx);
       return refusal ? host.renderError(ctx, refusal) : next();
@@ -122,7 +121,7 @@ export function required(host: GuardHost, options: RequiredOptions = {}): Middle
 /** Exposes a login of this provider when there is one, and always continues. */
 export function optional(host: GuardHost): Middleware {
   return async function openidOptional(ctx: Context, next: Next) {
-    exposeLogin(ctx, host.name);
+    await exposeLogin(ctx, host.name);
     return next();
   };
 }

@@ -10,14 +10,14 @@ import { completeLogin } from '../login/callback.js';
 import { ProviderConnection, type Provider } from '../provider/discovery.js';
 import { OpenIDError, isOpenIDError } from '../errors.js';
 import { required, optional, type RequiredOptions } from './guards.js';
-import { readLogin, removeLogin } from '../session/login-record.js';
+import { loginsOf, maybeLoginsOf } from '../session/logins.js';
+import { announceProvider } from '../session/redis-session.js';
 import type { UserLogin } from '../state.js';
 import { resolveOptions, type OpenIDOptions, type ResolvedOptions } from '../options.js';
 import { refreshLogin } from '../provider/refresh.js';
 import { renderError } from './render-error.js';
 import { exactRoutes } from './routes.js';
 import { safeReturnTo } from '../login/return-to.js';
-import { maybeSession, sessionOf } from '../session/session-access.js';
 import { fetchUserInfo, type UserInfoOptions } from '../provider/userinfo.js';
 import { accessTokenCheck, verifyJwt } from '../jwt/verify-jwt.js';
 import { parseOptions } from '../parse-options.js';
@@ -75,6 +75,7 @@ export class OpenID {
     claim(app, this.options);
     this.#router = isRouter(app) ? app : undefined;
     this.#connection = new ProviderConnection(this.options);
+    if (this.options.routes && !isRouter(app)) announceProvider(app, this.name);
     if (process.env.NODE_ENV === 'production' && !warnedProduction && (!this.options.baseUrl || this.options.allowInsecureRequests)) {
       warnedProduction = true;
       process.emitWarning(
@@ -137,8 +138,8 @@ export class OpenID {
    */
   async login(ctx: Context, options: LoginOptions = {}): Promise<void> {
     // The session first: a missing session middleware is reported even while the provider is down.
-    const session = sessionOf(ctx);
-    await startLogin(ctx, session, this.options, await this.#connection.get(), options, this.#path(this.options.routeAuth));
+    const logins = loginsOf(ctx);
+    await startLogin(ctx, logins, this.options, await this.#connection.get(), options, this.#path(this.options.routeAuth));
   }
 
   /** A route's path as requests see it: under the Router's prefix (read now, as `router.prefix()` may change it). */
@@ -153,15 +154,14 @@ export class OpenID {
     return safe === undefined ? path : `${path}?returnTo=${encodeURIComponent(safe)}`;
   }
 
-  /** This provider's stored login in the session, or `undefined`. */
-  session(ctx: Context): UserLogin | undefined {
-    return readLogin(maybeSession(ctx), this.name);
+  /** This provider's stored login in the session, tokens included, or `undefined`. */
+  async session(ctx: Context): Promise<UserLogin | undefined> {
+    return maybeLoginsOf(ctx)?.login(this.name, true);
   }
 
-  /** Ends this provider's login in this session (locally; other providers' logins stay). Returns whether there was one. */
-  logout(ctx: Context): boolean {
-    const session = maybeSession(ctx);
-    return session ? removeLogin(session, this.name) : false;
+  /** Ends this provider's login in this session (locally; other providers' logins stay). Resolves to whether there was one. */
+  async logout(ctx: Context): Promise<boolean> {
+    return (await maybeLoginsOf(ctx)?.removeLogin(this.name)) ?? false;
   }
 
   /** Uses the refresh token to renew the stored tokens; `login_required` when that is refused. */

@@ -7,7 +7,7 @@ import { splitScopes } from '../jwt/scopes.js';
 import type { ResolvedOptions } from '../options.js';
 import { fromProviderError } from '../provider/provider-errors.js';
 import { tokenHash } from '../jwt/token-hash.js';
-import type { Transaction } from './transactions.js';
+import type { Transaction } from '../session/pending.js';
 
 /** What a validated authorization response yields, whatever the response type. */
 export interface Obtained {

@@ -5,9 +5,7 @@ import { OpenIDError } from '../errors.js';
 import type { Provider } from '../provider/discovery.js';
 import { RESERVED_PARAMS, SCOPE_TOKEN, type ResolvedOptions } from '../options.js';
 import { safeReturnTo } from './return-to.js';
-import { readLogin } from '../session/login-record.js';
-import type { SessionData } from '../session/session-access.js';
-import { addTransaction, shortenNewSession } from './transactions.js';
+import type { SessionLogins } from '../session/logins.js';
 
 /** Options of `provider.login(ctx, options)`. */
 export interface LoginOptions {
@@ -66,7 +64,7 @@ export function redirectUri(ctx: Context, opts: ResolvedOptions, callbackPath: s
  */
 export async function startLogin(
   ctx: Context,
-  session: SessionData,
+  logins: SessionLogins,
   opts: ResolvedOptions,
   provider: Provider,
   login: LoginOptions,
@@ -78,7 +76,7 @@ export async function startLogin(
   const verifier = client.randomPKCECodeVerifier();
   // Progressive consent: the scopes the current login holds are asked again, so a new grant (whose
   // scopes replace the recorded ones) does not drop them.
-  const current = readLogin(session, opts.name)?.scopes ?? [];
+  const current = (await logins.login(opts.name))?.scopes ?? [];
   const scope = [...new Set([...opts.scopes, ...current, ...(login.scopes ?? [])])].join(' ');
   const maxAge = login.maxAge ?? opts.maxAge;
   const redirect_uri = redirectUri(ctx, opts, callbackPath);
@@ -107,9 +105,7 @@ export async function startLogin(
     ...(login.loginHint ? { login_hint: login.loginHint } : {}),
   });
 
-  shortenNewSession(session, opts.loginTimeout * 1000);
-  addTransaction(
-    session,
+  await logins.startLogin(
     state,
     {
       provider: opts.name,

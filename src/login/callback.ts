@@ -2,14 +2,11 @@ import type { Context } from 'koa';
 import { callbackParams } from './callback-params.js';
 import type { Provider } from '../provider/discovery.js';
 import { OpenIDError } from '../errors.js';
-import { readLogin, removeLogin, writeLogin } from '../session/login-record.js';
-import { claimOnce } from '../session/claim-once.js';
+import { loginsOf, type SessionLogins } from '../session/logins.js';
 import type { UserLogin } from '../state.js';
 import type { LoginResult, ResolvedOptions } from '../options.js';
 import { responded, sendPage } from '../respond.js';
-import type { SessionData } from '../session/session-access.js';
-import { sessionOf } from '../session/session-access.js';
-import { peekTransaction, restoreSessionLifetime, settledLogin, settleLogins, stateId, takeTransaction } from './transactions.js';
+import { checkStateSyntax, checkTaken } from '../session/pending.js';
 import { validateResponse } from './authorization-response.js';
 import { userInfoClaims } from '../provider/userinfo-request.js';
 import { RESUBMIT_FIELD, needsResubmit, renderResubmit } from './form-post.js';
@@ -36,17 +33,16 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
     throw new OpenIDError('invalid_request', `the callback takes a ${allowed} (response_mode ${opts.responseMode})`, { status: 405 });
   }
   const params = await callbackParams(ctx);
-  const session = sessionOf(ctx);
-  if (needsResubmit(ctx, params, session.isNew === true)) return renderResubmit(ctx, params);
+  const logins = loginsOf(ctx);
+  if (needsResubmit(ctx, params, logins.isNew)) return renderResubmit(ctx, params);
   params.delete(RESUBMIT_FIELD);
   const state = params.get('state');
+  checkStateSyntax(state);
   const ttl = opts.loginTimeout * 1000;
-  if (!peekTransaction(session, state)) return answerSettled(ctx, session, state!, opts, loginUrl);
-  // Two concurrent callbacks of one login each hold their own copy of the session: the store decides.
-  if (!(await claimOnce(ctx, `state:${stateId(state!)}`, ttl))) {
-    throw new OpenIDError('invalid_state', 'this login is already being completed');
-  }
-  const tx = takeTransaction(session, state, opts.name, ttl);
+  // Taken out of the session atomically: of two concurrent callbacks of one login, one gets it.
+  const taken = await logins.takeLogin(state, ttl);
+  if (!taken) return answerSettled(ctx, logins, state, opts, loginUrl);
+  const tx = checkTaken(taken, opts.name, ttl);
 
   const provider = await getProvider();
   // RFC 9207: when the provider advertises it, `iss` must be there and right, on error responses
@@ -61,7 +57,7 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
     throw new OpenIDError('provider_error', 'the provider did not complete the login', { providerError: error });
   }
 
-  const got = await validateResponse(provider, opts, tx, params, state!);
+  const got = await validateResponse(provider, opts, tx, params, state);
   // Core §5.4: profile and email claims may come only from userinfo; the ID token's win.
   const userInfo = opts.userInfo && got.accessToken ? await userInfoClaims(provider, got.accessToken, got.claims.sub) : undefined;
   const claims = userInfo ? { ...userInfo, ...got.claims } : got.claims;
@@ -78,12 +74,9 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
       idToken: got.idToken,
     },
   };
-  writeLogin(session, opts.name, login);
-  settleLogins(session, state!, tx, ttl);
-  // Session fixation: a completed login gets a new session id; the data (other providers' logins)
-  // moves along, pending logins do not (settleLogins dropped them).
-  restoreSessionLifetime(session);
-  await session.regenerate();
+  // One atomic step: the login stored, every other pending login dropped, and (session fixation)
+  // a new session id; the data and other providers' logins stay.
+  await logins.completeLogin(state, tx, login, ttl);
 
   const result: LoginResult = { ...login, provider: opts.name, returnTo: tx.returnTo };
   ctx.state.user = claims;
@@ -93,7 +86,7 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
     try {
       await opts.handleUserLogin(ctx, result);
     } catch (err) {
-      removeLogin(sessionOf(ctx), opts.name);
+      await logins.removeLogin(opts.name);
       throw err;
     }
     if (responded(ctx)) return;
@@ -112,9 +105,9 @@ function displayName(claims: Record<string, unknown>): string {
  * unknown. A login dropped because another finished first shows who is logged in now, so a person
  * who is not that account (a login planted by someone else) notices and can log in again.
  */
-function answerSettled(ctx: Context, session: SessionData, state: string, opts: ResolvedOptions, loginUrl: string): void {
-  const settled = settledLogin(session, state, opts.loginTimeout * 1000);
-  const current = readLogin(session, opts.name);
+async function answerSettled(ctx: Context, logins: SessionLogins, state: string, opts: ResolvedOptions, loginUrl: string): Promise<void> {
+  const settled = await logins.settled(state, opts.loginTimeout * 1000);
+  const current = settled && (await logins.login(opts.name));
   if (settled?.provider === opts.name && current) {
     if (settled.outcome === 'completed') return ctx.redirect(settled.returnTo);
     ctx.status = 200;

@@ -8,11 +8,10 @@ import type { Provider } from './discovery.js';
 import { OpenIDError } from '../errors.js';
 import { checkIdToken } from '../jwt/id-token.js';
 import { splitScopes } from '../jwt/scopes.js';
-import { readLogin, removeLogin, writeLogin } from '../session/login-record.js';
+import { loginsOf, type SessionLogins } from '../session/logins.js';
 import type { UserLogin } from '../state.js';
 import type { ResolvedOptions } from '../options.js';
 import { fromProviderError } from './provider-errors.js';
-import { sessionOf } from '../session/session-access.js';
 
 /** Refresh grants in flight, by refresh token hash: concurrent requests of one user share one grant. */
 const inflight = new Map<string, Promise<client.TokenEndpointResponse>>();
@@ -45,13 +44,26 @@ function sharedGrant(provider: Provider, refreshToken: string): Promise<client.T
 }
 
 /**
+ * Stores a refreshed login unless another request changed the stored one meanwhile: a refresh
+ * elsewhere (its login, read back, is the current one) or a logout (`login_required`; the logout
+ * stands).
+ */
+async function store(logins: SessionLogins, name: string, login: UserLogin): Promise<UserLogin> {
+  const outcome = await logins.replaceLogin(name, login);
+  if (outcome === 'replaced') return login;
+  const current = outcome === 'changed' ? await logins.login(name, true) : undefined;
+  if (!current) throw new OpenIDError('login_required', 'the login ended meanwhile: log in again');
+  return current;
+}
+
+/**
  * Uses the stored refresh token to get new tokens. A new ID token must pass every check and name
  * the same `sub` (OpenID Connect Core §12.2; openid-client does not compare it). A refused refresh
  * token ends the login: it is removed and `login_required` is thrown.
  */
 export async function refreshLogin(ctx: Context, opts: ResolvedOptions, provider: Provider): Promise<UserLogin> {
-  const session = sessionOf(ctx);
-  const login = readLogin(session, opts.name);
+  const logins = loginsOf(ctx);
+  const login = await logins.login(opts.name, true);
   if (!login) throw new OpenIDError('login_required', 'log in first');
   const refreshToken = login.tokens.refreshToken;
   if (!refreshToken) throw new OpenIDError('login_required', 'the login has no refresh token: log in again');
@@ -61,7 +73,7 @@ export async function refreshLogin(ctx: Context, opts: ResolvedOptions, provider
   } catch (err) {
     const mapped = await fromProviderError(err, 'refresh', provider.server.token_endpoint);
     if (mapped.code === 'token_request_failed' && mapped.status === 400) {
-      removeLogin(session, opts.name);
+      await logins.removeLogin(opts.name);
       throw new OpenIDError('login_required', 'the provider refused the refresh token: log in again', {
         cause: err,
         ...(mapped.providerError ? { providerError: mapped.providerError } : {}),
@@ -91,15 +103,14 @@ export async function refreshLogin(ctx: Context, opts: ResolvedOptions, provider
       ...(tokens.id_token ?? login.tokens.idToken ? { idToken: tokens.id_token ?? login.tokens.idToken } : {}),
     },
   };
-  writeLogin(session, opts.name, updated);
+  updated = await store(logins, opts.name, updated);
   if (opts.userInfo && tokens.access_token) {
     // Option userInfo: its claims follow the refreshed grant too. The new tokens are stored already;
     // when userinfo fails now, the claims stay as they were.
     try {
       const userInfo = await userInfoClaims(provider, tokens.access_token, login.claims.sub);
       const idClaims = fresh ?? (login.tokens.idToken ? decodeJwt(login.tokens.idToken) : login.claims);
-      updated = { ...updated, userInfo, claims: { ...userInfo, ...idClaims, sub: login.claims.sub } };
-      writeLogin(session, opts.name, updated);
+      updated = await store(logins, opts.name, { ...updated, userInfo, claims: { ...userInfo, ...idClaims, sub: login.claims.sub } });
     } catch (err) {
       debug('refresh of "%s": userinfo failed (%s); the claims stay as they were', opts.name, (err as { code?: string }).code ?? 'error');
     }

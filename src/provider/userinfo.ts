@@ -2,11 +2,10 @@ import type { Context } from 'koa';
 import * as client from 'openid-client';
 import type { Provider } from './discovery.js';
 import { OpenIDError } from '../errors.js';
-import { readLogin } from '../session/login-record.js';
+import { maybeLoginsOf } from '../session/logins.js';
 import type { ResolvedOptions } from '../options.js';
 import { refreshLogin } from './refresh.js';
 import { requestUserInfo } from './userinfo-request.js';
-import { maybeSession } from '../session/session-access.js';
 
 export interface UserInfoOptions {
   /** With a bare access token: the `sub` the answer must name. */
@@ -17,7 +16,7 @@ export interface UserInfoOptions {
 const EXPIRY_MARGIN = 10;
 
 async function sessionAccessToken(ctx: Context, opts: ResolvedOptions, provider: Provider) {
-  let login = readLogin(maybeSession(ctx), opts.name);
+  let login = await maybeLoginsOf(ctx)?.login(opts.name, true);
   if (!login) throw new OpenIDError('login_required', 'log in first');
   if (login.expiresAt !== undefined && login.expiresAt - EXPIRY_MARGIN <= Date.now() / 1000) {
     login = await refreshLogin(ctx, opts, provider);

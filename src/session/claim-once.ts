@@ -1,6 +1,11 @@
 import type { Context } from 'koa';
 import { OpenIDError } from '../errors.js';
-import type { SessionStore } from './store.js';
+
+/** A koa-session store (koa-redis) as far as a claim goes: its own `claim`, or an ioredis `client`. */
+interface KoaSessionStore {
+  claim?(id: string, ttlMs: number): Promise<boolean>;
+  client?: unknown;
+}
 
 /** An ioredis client (any version: koa-redis 4 exposes an ioredis 4 one) and its `SET key value PX ms NX`. */
 interface IoredisLike {
@@ -43,7 +48,7 @@ function claimLocally(id: string, ttlMs: number): boolean {
  * The store's atomic "take once": its own `claim` method (the built-in stores), else a `SET ... NX`
  * on its ioredis `client` (koa-redis), else `undefined`.
  */
-export function storeClaim(store: SessionStore & { client?: unknown }): ((id: string, ttlMs: number) => Promise<boolean>) | undefined {
+export function storeClaim(store: KoaSessionStore): ((id: string, ttlMs: number) => Promise<boolean>) | undefined {
   if (typeof store.claim === 'function') return async (id, ttlMs) => (await store.claim!(id, ttlMs)) === true;
   const client = store.client;
   if (!isIoredis(client)) return undefined;
@@ -57,7 +62,7 @@ export function storeClaim(store: SessionStore & { client?: unknown }): ((id: st
  * warning). A store failure is `session_unavailable` (503).
  */
 export async function claimOnce(ctx: Context, id: string, ttlMs: number): Promise<boolean> {
-  const store = (ctx as { sessionOptions?: { store?: SessionStore & { client?: unknown } } }).sessionOptions?.store;
+  const store = (ctx as { sessionOptions?: { store?: KoaSessionStore } }).sessionOptions?.store;
   const claim = store && storeClaim(store);
   if (!claim) return claimLocally(id, ttlMs);
   try {

@@ -1,6 +1,89 @@
 import type { SessionLike } from './session-access.js';
 import type { UserLogin } from '../state.js';
 
+/**
+ * How a login is stored: a small hot record (what a guard needs: claims, scopes, expiry) and the
+ * cold tokens, read only when used. The hot record drops the ID token's protocol claims that mean
+ * nothing once it was validated (`nonce`, `at_hash`, `c_hash`, `s_hash`).
+ */
+interface HotRecord {
+  c: UserLogin['claims'];
+  s: string;
+  e?: number;
+  a: number;
+  /** The claims that came from userinfo only (their values are in `c`). */
+  u?: string[];
+}
+
+interface TokenRecord {
+  at?: string;
+  tt?: string;
+  rt?: string;
+  it?: string;
+}
+
+const SPENT_CLAIMS = new Set(['nonce', 'at_hash', 'c_hash', 's_hash']);
+
+export function encodeHot(login: UserLogin): string {
+  const claims: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(login.claims)) if (!SPENT_CLAIMS.has(k)) claims[k] = v;
+  const fromUserInfo = login.userInfo ? Object.keys(login.userInfo).filter((k) => Object.hasOwn(claims, k)) : [];
+  const record: HotRecord = {
+    c: claims as UserLogin['claims'],
+    s: login.scopes.join(' '),
+    ...(login.expiresAt !== undefined ? { e: login.expiresAt } : {}),
+    a: login.loggedInAt,
+    ...(login.userInfo ? { u: fromUserInfo } : {}),
+  };
+  return JSON.stringify(record);
+}
+
+export function encodeTokens(tokens: UserLogin['tokens']): string {
+  const record: TokenRecord = {
+    ...(tokens.accessToken !== undefined ? { at: tokens.accessToken } : {}),
+    ...(tokens.tokenType !== undefined ? { tt: tokens.tokenType } : {}),
+    ...(tokens.refreshToken !== undefined ? { rt: tokens.refreshToken } : {}),
+    ...(tokens.idToken !== undefined ? { it: tokens.idToken } : {}),
+  };
+  return JSON.stringify(record);
+}
+
+const parse = (raw: string | null | undefined): Record<string, unknown> | undefined => {
+  if (!raw) return undefined;
+  try {
+    const value: unknown = JSON.parse(raw);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** A stored login read back (tokens when `rawTokens` is given), or `undefined` for anything malformed. */
+export function decodeLogin(rawHot: string | null | undefined, rawTokens?: string | null): UserLogin | undefined {
+  const hot = parse(rawHot);
+  const claims = hot?.c as UserLogin['claims'] | undefined;
+  if (!hot || typeof claims !== 'object' || claims === null || typeof claims.sub !== 'string' || typeof hot.s !== 'string' || typeof hot.a !== 'number') return undefined;
+  const tokens = parse(rawTokens) ?? {};
+  const userInfo = Array.isArray(hot.u) ? Object.fromEntries((hot.u as string[]).filter((k) => Object.hasOwn(claims, k)).map((k) => [k, claims[k]])) : undefined;
+  return {
+    claims,
+    scopes: hot.s ? hot.s.split(' ') : [],
+    ...(typeof hot.e === 'number' ? { expiresAt: hot.e } : {}),
+    ...(userInfo ? { userInfo } : {}),
+    loggedInAt: hot.a,
+    tokens: {
+      ...(str(tokens.at) !== undefined ? { accessToken: str(tokens.at) } : {}),
+      ...(str(tokens.tt) !== undefined ? { tokenType: str(tokens.tt) } : {}),
+      ...(str(tokens.rt) !== undefined ? { refreshToken: str(tokens.rt) } : {}),
+      ...(str(tokens.it) !== undefined ? { idToken: str(tokens.it) } : {}),
+    },
+  };
+}
+
+// --- koa-session (a session blob of the user's own koa-session): the logins under one key ---
+
 const LOGINS_KEY = 'openid';
 
 function logins(session: SessionLike): Record<string, UserLogin> | undefined {

@@ -1,6 +1,6 @@
 import {
-  parseOptions, parseStored, StoreOptionsSchema, ttlMs,
-  type SessionStore, type StoreMaxAge, type StoredSession,
+  lifetimeMs, parseOptions, StoreOptionsSchema,
+  type ChangeResult, type Condition, type ReadResult, type SessionChange, type SessionStore, type Touch,
 } from './store.js';
 
 export interface MemoryStoreOptions {
@@ -10,21 +10,27 @@ export interface MemoryStoreOptions {
 
 let warned = false;
 
-/** How often, at most, a `set` also drops expired sessions (ms). */
+/** How often, at most, a change also drops expired sessions (ms). */
 const SWEEP_INTERVAL_MS = 60_000;
 
+interface Entry {
+  fields: Map<string, string>;
+  expiresAt: number;
+}
+
+const holds = (entry: Entry | undefined, c: Condition): boolean => (entry?.fields.get(c.field) ?? null) === c.value;
+
 /**
- * An in-process session store for demos and development: sessions vanish when the process restarts
- * and are not shared between processes, so it breaks logins behind a load balancer or in a cluster.
- * The first one constructed in a process emits a warning (`process.emitWarning`, code
- * `KOA_SESSION_OPENID_MEMORY_STORE`).
- *
- * Values are kept as JSON strings, as Redis would, so a session read back is a fresh copy.
+ * An in-process session store for demos and development, with the semantics of {@link RedisStore}:
+ * sessions vanish when the process restarts and are not shared between processes, so it breaks
+ * logins behind a load balancer or in a cluster. The first one constructed in a process emits a
+ * warning (`process.emitWarning`, code `KOA_SESSION_OPENID_MEMORY_STORE`).
  */
 export class MemoryStore implements SessionStore {
+  readonly prefix = '';
   readonly sessionTtl: number;
-  readonly #sessions = new Map<string, { json: string; expiresAt: number }>();
-  readonly #claims = new Map<string, number>();
+  readonly #sessions = new Map<string, Entry>();
+  readonly #index = new Map<string, Map<string, number>>();
   #lastSweep = Date.now();
 
   constructor(options?: MemoryStoreOptions) {
@@ -45,42 +51,98 @@ export class MemoryStore implements SessionStore {
     return this.#sessions.size;
   }
 
-  async get(key: string, _maxAge?: StoreMaxAge, _options?: { rolling: boolean; ctx: unknown }): Promise<StoredSession | undefined> {
-    const entry = this.#sessions.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= Date.now()) {
-      this.#sessions.delete(key);
+  /** A session's remaining lifetime in milliseconds (`-2` when there is none), as Redis's `PTTL`. */
+  pttl(tag: string): number {
+    const entry = this.#entry(tag);
+    return entry ? entry.expiresAt - Date.now() : -2;
+  }
+
+  #entry(tag: string): Entry | undefined {
+    const entry = this.#sessions.get(tag);
+    if (entry && entry.expiresAt <= Date.now()) {
+      this.#sessions.delete(tag);
       return undefined;
     }
-    return parseStored(entry.json);
+    return entry;
   }
 
-  async set(key: string, session: StoredSession, maxAge?: StoreMaxAge, _options?: { changed: boolean; rolling: boolean; ctx: unknown }): Promise<void> {
+  async read(tag: string, fields: string[], touch?: Touch): Promise<ReadResult> {
+    const entry = this.#entry(tag);
+    const values = fields.map((f) => entry?.fields.get(f) ?? null);
+    if (!touch) return { values };
+    if (!entry || !holds(entry, { field: 'k', value: touch.secretHash })) return { values, touched: false, maxAge: null };
+    const m = entry.fields.get('m') ?? null;
+    const ttl = lifetimeMs(m, touch.ms, this.sessionTtl);
+    const touched = touch.mode === 'rolling' || entry.expiresAt - Date.now() < ttl / 2;
+    if (touched) entry.expiresAt = Date.now() + ttl;
+    return { values, touched, maxAge: m };
+  }
+
+  async change(tag: string, change: SessionChange): Promise<ChangeResult> {
     const now = Date.now();
     if (now - this.#lastSweep >= SWEEP_INTERVAL_MS) this.#sweep(now);
-    this.#sessions.set(key, { json: JSON.stringify(session), expiresAt: now + ttlMs(maxAge, this.sessionTtl) });
+    let entry = this.#entry(tag);
+    const failed = (change.when ?? []).findIndex((c) => !holds(entry, c));
+    if (failed !== -1) return { done: false, failed, fields: 0, maxAge: null };
+    entry ??= { fields: new Map(), expiresAt: Infinity };
+    for (const f of [...entry.fields.keys()]) {
+      if (change.delPrefixes?.some((p) => f.startsWith(p))) entry.fields.delete(f);
+    }
+    for (const f of change.del ?? []) entry.fields.delete(f);
+    for (const [f, v] of Object.entries(change.set ?? {})) entry.fields.set(f, v);
+    const m = entry.fields.get('m') ?? null;
+    if (entry.fields.size === 0) {
+      this.#sessions.delete(tag);
+      return { done: true, fields: 0, maxAge: m };
+    }
+    if (change.ttl) {
+      const ttl = lifetimeMs(m, change.ttl.ms, this.sessionTtl);
+      if (change.ttl.mode === 'reset' || entry.expiresAt - now < ttl) entry.expiresAt = now + ttl;
+    }
+    this.#sessions.set(tag, entry);
+    return { done: true, fields: entry.fields.size, maxAge: m };
   }
 
-  async destroy(key: string, _options?: { ctx: unknown }): Promise<void> {
-    this.#sessions.delete(key);
+  async take(tag: string, field: string, when: Condition): Promise<string | null> {
+    const entry = this.#entry(tag);
+    if (!entry || !holds(entry, when)) return null;
+    const value = entry.fields.get(field) ?? null;
+    entry.fields.delete(field);
+    return value;
   }
 
-  /** `true` for the first caller within `ttlMs` (this process only: the store is not shared anyway). */
-  async claim(id: string, ttlMs: number): Promise<boolean> {
+  async destroy(tag: string, when: Condition): Promise<boolean> {
+    if (!holds(this.#entry(tag), when)) return false;
+    return this.#sessions.delete(tag);
+  }
+
+  async fieldsWithPrefix(tag: string, prefixes: string[]): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const [f, v] of this.#entry(tag)?.fields ?? []) if (prefixes.some((p) => f.startsWith(p))) out[f] = v;
+    return out;
+  }
+
+  async indexAdd(key: string, member: string, expiresAt: number): Promise<void> {
+    let set = this.#index.get(key);
+    if (!set) this.#index.set(key, (set = new Map()));
+    set.set(member, expiresAt);
+  }
+
+  async indexMembers(key: string): Promise<string[]> {
     const now = Date.now();
-    const until = this.#claims.get(id);
-    if (until !== undefined && until > now) return false;
-    this.#claims.set(id, now + ttlMs);
-    return true;
+    return [...(this.#index.get(key) ?? [])].filter(([, at]) => at > now).map(([m]) => m);
+  }
+
+  async indexRemove(key: string, member: string): Promise<void> {
+    this.#index.get(key)?.delete(member);
   }
 
   #sweep(now: number): void {
     this.#lastSweep = now;
-    for (const [key, entry] of this.#sessions) {
-      if (entry.expiresAt <= now) this.#sessions.delete(key);
-    }
-    for (const [id, until] of this.#claims) {
-      if (until <= now) this.#claims.delete(id);
+    for (const [tag, entry] of this.#sessions) if (entry.expiresAt <= now) this.#sessions.delete(tag);
+    for (const [key, set] of this.#index) {
+      for (const [m, at] of set) if (at <= now) set.delete(m);
+      if (set.size === 0) this.#index.delete(key);
     }
   }
 }

@@ -2,7 +2,6 @@ import { once } from 'node:events';
 import { setTimeout } from 'node:timers/promises';
 import type Koa from 'koa';
 import { Redis } from 'ioredis';
-import createSession, { type CreateSessionOptions } from 'koa-session';
 import { z } from 'zod';
 import { debug } from '../debug.js';
 import { MemoryStore } from './memory-store.js';
@@ -10,11 +9,9 @@ import { RedisStore, type RedisClientLike } from './redis-store.js';
 import { ONE_DAY_MS, parseOptions, StoreOptionsSchema, type SessionStore } from './store.js';
 import type {} from './context-types.js';
 import { answeringStoreFailures, failingClearly } from './store-failure.js';
+import { REQUEST_SESSION, RequestSession, type SessionConfig } from './request-session.js';
 
 const REDIS_URL = /^rediss?:\/\/./;
-/** The default cookie names: plain on http (development), `__Host-` prefixed whenever it is Secure. */
-const COOKIE_HTTP = 'koa-session-openid';
-const COOKIE_HTTPS = '__Host-koa-session-openid';
 /** RFC 6265 §4.1.1 cookie-name (an RFC 7230 token). */
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -40,22 +37,22 @@ export const RedisSessionOptionsSchema = z.strictObject({
   redis: z
     .union([
       z.string({ error: REDIS_ERROR }).regex(REDIS_URL, { error: REDIS_ERROR }),
-      z.custom<RedisClientLike>((v) => hasMethods(v, 'get', 'set', 'del'), { error: REDIS_ERROR }),
+      z.custom<RedisClientLike>((v) => hasMethods(v, 'hmget', 'evalsha', 'eval'), { error: REDIS_ERROR }),
     ], { error: REDIS_ERROR })
     .optional(),
   /**
-   * Any koa-session 7 store (`get`, `set`, `destroy`), used instead of `redis`; giving both is an
-   * error. koa-redis 4 works with a numeric `maxAge` only: it cannot store `maxAge: 'session'`.
-   * `prefix` and `sessionTtl` belong to the built-in stores: configure your store instead.
+   * A store of this library (`new RedisStore(client, { prefix })`, `new MemoryStore()`) instead of
+   * `redis`; giving both is an error. koa-session stores (koa-redis) are not taken here: use them
+   * with koa-session itself (README, "koa-session and koa-redis").
    */
   store: z
-    .custom<SessionStore | KoaRedisTyped>((v) => hasMethods(v, 'get', 'set', 'destroy'), {
-      error: 'must be a koa-session store (an object with get, set and destroy methods)',
+    .custom<SessionStore>((v) => hasMethods(v, 'read', 'change', 'take', 'destroy', 'fieldsWithPrefix', 'indexAdd', 'indexMembers', 'indexRemove'), {
+      error: 'must be a RedisStore or MemoryStore (a koa-session store such as koa-redis goes with koa-session itself: app.use(session({ store }, app)))',
     })
     .optional(),
   ...StoreOptionsSchema.shape,
   /**
-   * The cookie's name; a second cookie `<key>.sig` carries its signature. Default:
+   * The cookie's name. Default:
    * `'__Host-koa-session-openid'` on https requests, `'koa-session-openid'` on plain http
    * (development). The `__Host-` prefix (RFC 6265bis §4.1.3.2) makes browsers refuse the cookie
    * unless it is Secure, for path `/` and without `Domain`: a sibling subdomain cannot plant (toss)
@@ -64,8 +61,8 @@ export const RedisSessionOptionsSchema = z.strictObject({
   key: z.string({ error: 'must be a cookie name' }).regex(COOKIE_NAME, { error: 'must be a cookie name (letters, digits and !#$%&\'*+-.^_`|~)' }).optional(),
   /**
    * How long a session lives after its last write, in milliseconds: the cookie's `Max-Age`, and the
-   * stored copy's TTL (plus 10 s). `'session'`: a browser-session cookie (no `Max-Age`), kept in the
-   * store for `sessionTtl`. Default `86400000` (1 day).
+   * stored session's TTL. `'session'`: a browser-session cookie (no `Max-Age`), kept in the store
+   * for `sessionTtl`. `ctx.session.maxAge = …` sets it for one session. Default `86400000` (1 day).
    */
   maxAge: z
     .union([
@@ -82,8 +79,7 @@ export const RedisSessionOptionsSchema = z.strictObject({
   /**
    * The cookie's `Secure` attribute. Default `undefined`: set exactly when the request is https
    * (`ctx.secure`; behind a TLS-terminating proxy set `app.proxy = true` so `X-Forwarded-Proto`
-   * counts). `true` on a request Koa sees as http makes the cookies module throw ("Cannot send secure
-   * cookie over unencrypted connection"), so with a proxy set `app.proxy` rather than this.
+   * counts). `true` sends it Secure on every request (a browser drops it over plain http).
    */
   secure: bool.optional(),
   /**
@@ -95,56 +91,20 @@ export const RedisSessionOptionsSchema = z.strictObject({
   storeTimeout: z.number({ error: 'must be a positive number of milliseconds' }).finite({ error: 'must be a positive number of milliseconds' }).positive({ error: 'must be a positive number of milliseconds' }).default(1000),
   /** The cookie's `HttpOnly` attribute: scripts cannot read the session id. Default `true`. */
   httpOnly: bool.default(true),
-  /** Sign the cookie with `app.keys` (a forged or tampered session id is ignored). Default `true`. */
-  signed: bool.default(true),
-  /** Save the session and reset the cookie's expiry on every response, changed or not. Default `false`. */
+  /**
+   * Accepted for koa-session compatibility, and not needed: the cookie carries 256 random bits the
+   * store checks (README, "Sessions"), so there is nothing to sign and `app.keys` is not used.
+   */
+  signed: bool.optional(),
+  /** Restart the session's lifetime (store TTL and cookie) on every request that uses the session. Default `false`. */
   rolling: bool.default(false),
-  /** Save the session again when less than half of its `maxAge` is left. Default `false`. */
+  /** Restart the session's lifetime when a request uses it and less than half of it is left. Default `false`. */
   renew: bool.default(false),
 });
 
 export type RedisSessionOptions = z.input<typeof RedisSessionOptionsSchema>;
 
-/**
- * A koa-redis store as `@types/koa-redis` types it. Those types extend koa-session 6's `stores`,
- * which koa-session 7 no longer exports, so under koa-session 7 the store keeps only its `client`
- * and its methods vanish from the type. It is accepted as it is (no cast needed); its `get`, `set`
- * and `destroy` are checked when `redisSession` is called.
- */
-export interface KoaRedisTyped {
-  readonly client: unknown;
-}
-
-/**
- * koa-session's `save()` turns `maxAge: 'session'` into `undefined` on the request's options, so a
- * second save in the same request (`regenerate()` on login, then the automatic commit) stores the
- * session as a 1-day one, and its cookie becomes persistent on a later request. Before each save,
- * put `'session'` back: `undefined` only ever comes from that mutation (every other path sets a
- * number or `'session'`).
- */
-function keepBrowserSession(ctx: Koa.Context): void {
-  const options = ctx.sessionOptions as { maxAge?: number | 'session' } | undefined;
-  if (options && options.maxAge === undefined) options.maxAge = 'session';
-}
-
-/**
- * The keys that sign the cookie: a non-empty list of non-empty strings or Buffers (or a Keygrip).
- * `app.keys = [process.env.SESSION_SECRET]` with the variable unset would otherwise fail on the
- * first login, deep inside the cookie signing.
- */
-function checkKeys(keys: unknown): void {
-  if (keys === undefined || keys === null || (Array.isArray(keys) && keys.length === 0)) {
-    throw new TypeError('"app.keys" must be set when "signed" is true (the session cookie is signed with them): app.keys = [secret]');
-  }
-  const keygrip = typeof keys === 'object' && typeof (keys as { sign?: unknown }).sign === 'function';
-  if (keygrip) return;
-  const good = (k: unknown) => (typeof k === 'string' || Buffer.isBuffer(k)) && k.length > 0;
-  if (!Array.isArray(keys) || !keys.every(good)) {
-    throw new TypeError('"app.keys" must be an array of non-empty strings or Buffers (is a secret environment variable unset?)');
-  }
-}
-
-/** The koa-session middleware, plus what tests and graceful shutdown need. */
+/** The session middleware, plus what tests and graceful shutdown need. */
 export interface RedisSessionMiddleware extends Koa.Middleware {
   /** The store sessions are kept in. */
   readonly store: SessionStore;
@@ -155,14 +115,43 @@ export interface RedisSessionMiddleware extends Koa.Middleware {
   close(): Promise<void>;
 }
 
+const configs = new WeakMap<object, SessionConfig>();
+
 /**
- * Session middleware for Koa: koa-session 7 with the session data on the server (Redis) and only an
- * opaque, signed random id in the browser's cookie. Install it once per app, before the OpenID
- * routes and guards. A session that was not changed during a request is not written back (unless
- * `rolling` or `renew` say so).
+ * Tells the app's session middleware that a provider named `name` exists: its login is read along
+ * with the app data when a request loads that, saving a round trip for its guard.
+ */
+export function announceProvider(app: object, name: string): void {
+  configs.get(app)?.prefetch.push(`l:${name}`);
+}
+
+/** The Redis client made from a URL: it fails fast, and recovers quickly once Redis is back. */
+function clientFromUrl(url: string, storeTimeout: number): Redis {
+  const client = new Redis(url, {
+    connectionName: 'koa-session-openid',
+    // A command waits at most storeTimeout (queued ones too), is retried once over a
+    // reconnection, and the client reconnects within half a second once Redis is back.
+    commandTimeout: storeTimeout,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times: number) => Math.min(50 * 2 ** times, 500),
+    // Commands of concurrent requests issued in one tick share one write (and one read).
+    enableAutoPipelining: true,
+  });
+  client.on('error', (err: Error) => debug('sessions: redis client error: %s', err.message));
+  return client;
+}
+
+/**
+ * Session middleware for Koa, with koa-session's `ctx.session` API: the session in Redis, one hash
+ * per session (app data, each provider's login and tokens, pending logins in fields of their own),
+ * and only a random id in the browser's cookie. Install it once per app, before the OpenID routes
+ * and guards.
  *
- * @throws TypeError on a bad option (naming it), when `signed` is on and `app.keys` is not set, or
- * when the app already has session middleware.
+ * Lazy: a request reads its session only when something asks (a guard, a login, or `ctx.session`
+ * when the session holds app data), and writes only what changed; a request that uses neither
+ * costs no Redis call and sets no cookie.
+ *
+ * @throws TypeError on a bad option (naming it), or when the app already has session middleware.
  */
 export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSessionMiddleware {
   if (typeof (app as { use?: unknown } | undefined)?.use !== 'function') {
@@ -176,7 +165,7 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
   }
   if (opts.store !== undefined) {
     for (const name of ['prefix', 'sessionTtl']) {
-      if (given(name)) throw new TypeError(`"${name}" applies to the built-in stores only: configure your "store" instead`);
+      if (given(name)) throw new TypeError(`"${name}" applies to the store redisSession creates: pass it to your store instead`);
     }
   }
   if (opts.key !== undefined && !opts.key.startsWith('__Host-') && process.env.NODE_ENV === 'production') {
@@ -191,7 +180,6 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
   if (opts.sameSite === 'none' && opts.secure === false) {
     throw new TypeError('"sameSite" \'none\' needs Secure cookies (browsers reject it otherwise): do not set "secure" to false');
   }
-  if (opts.signed) checkKeys(app.keys);
   if (Object.prototype.hasOwnProperty.call(app.context, 'session')) {
     throw new TypeError('this app already has session middleware (ctx.session is defined): use redisSession() once per app');
   }
@@ -199,30 +187,16 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
   let store: SessionStore;
   let owned: Redis | undefined;
   if (opts.store !== undefined) {
-    // Checked by the schema: it has get, set and destroy, whatever its type says.
-    store = opts.store as SessionStore;
+    store = opts.store;
     debug('sessions: in the given store');
   } else {
     let redis = opts.redis;
     if (redis === undefined && process.env.REDIS_URL) {
-      if (!REDIS_URL.test(process.env.REDIS_URL)) {
-        throw new TypeError('"REDIS_URL" must be a redis:// or rediss:// URL');
-      }
+      if (!REDIS_URL.test(process.env.REDIS_URL)) throw new TypeError('"REDIS_URL" must be a redis:// or rediss:// URL');
       redis = process.env.REDIS_URL;
     }
     if (typeof redis === 'string') {
-      owned = new Redis(redis, {
-        connectionName: 'koa-session-openid',
-        // Fail fast: a command waits at most storeTimeout (queued ones too), is retried once over a
-        // reconnection, and the client reconnects within half a second once Redis is back.
-        commandTimeout: opts.storeTimeout,
-        maxRetriesPerRequest: 1,
-        retryStrategy: (times: number) => Math.min(50 * 2 ** times, 500),
-        // Commands of concurrent requests issued in one tick share one write (and one read).
-        enableAutoPipelining: true,
-      });
-      owned.on('error', (err: Error) => debug('sessions: redis client error: %s', err.message));
-      redis = owned;
+      redis = owned = clientFromUrl(redis, opts.storeTimeout);
       debug('sessions: in Redis (own client from a URL)');
     } else if (redis !== undefined) {
       debug('sessions: in Redis (the given client)');
@@ -232,31 +206,38 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
       : new RedisStore(redis, { prefix: opts.prefix, sessionTtl: opts.sessionTtl });
   }
 
-  const sessionOptions: CreateSessionOptions = {
-    key: opts.key ?? COOKIE_HTTP,
+  const cfg: SessionConfig = {
+    store: failingClearly(store, opts.storeTimeout),
+    ...(opts.key !== undefined ? { key: opts.key } : {}),
     maxAge: opts.maxAge,
+    sessionTtl: (store as { sessionTtl?: number }).sessionTtl ?? opts.sessionTtl,
     httpOnly: opts.httpOnly,
-    signed: opts.signed,
+    sameSite: opts.sameSite,
+    ...(opts.secure !== undefined ? { secure: opts.secure } : {}),
     rolling: opts.rolling,
     renew: opts.renew,
-    sameSite: opts.sameSite,
-    secure: opts.secure,
-    overwrite: true,
-    autoCommit: true,
-    beforeSave: keepBrowserSession,
-    store: failingClearly(store, opts.storeTimeout) as NonNullable<CreateSessionOptions['store']>,
+    prefetch: [],
   };
-  if (sessionOptions.secure === undefined) delete sessionOptions.secure;
-  const sessions = createSession(app, sessionOptions) as Koa.Middleware;
-  // The default cookie name follows the request: `__Host-` whenever the cookie is Secure.
-  const named: Koa.Middleware =
-    opts.key !== undefined || opts.secure === false
-      ? sessions
-      : (ctx, next) => {
-          if (opts.secure === true || ctx.secure) ctx.sessionOptions!.key = COOKIE_HTTPS;
-          return sessions(ctx, next);
-        };
-  const middleware = answeringStoreFailures(named);
+  configs.set(app, cfg);
+  Object.defineProperty(app.context, 'session', {
+    configurable: true,
+    get(this: Koa.Context) {
+      return (this as unknown as Record<symbol, RequestSession | undefined>)[REQUEST_SESSION]?.session;
+    },
+    set(this: Koa.Context, value: Record<string, unknown> | null) {
+      const rs = (this as unknown as Record<symbol, RequestSession | undefined>)[REQUEST_SESSION];
+      if (!rs) throw new TypeError('ctx.session is set before the session middleware ran');
+      rs.session = value;
+    },
+  });
+
+  const middleware = answeringStoreFailures(async function session(ctx, next) {
+    const rs = new RequestSession(ctx, cfg);
+    (ctx as unknown as Record<symbol, RequestSession>)[REQUEST_SESSION] = rs;
+    if (rs.hasData) await rs.preload();
+    await next();
+    await rs.commit();
+  });
 
   let closing: Promise<void> | undefined;
   return Object.assign(middleware, {

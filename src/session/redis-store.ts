@@ -1,69 +1,107 @@
-import { debug } from '../debug.js';
 import {
-  parseOptions, parseStored, StoreOptionsSchema, ttlMs,
-  type SessionStore, type StoreMaxAge, type StoredSession, type StoreOptions,
+  parseOptions, StoreOptionsSchema,
+  type ChangeResult, type Condition, type ReadResult, type SessionChange, type SessionStore, type StoreOptions, type Touch,
 } from './store.js';
+import { CHANGE, DESTROY, FIELDS_WITH_PREFIX, INDEX_ADD, READ_TOUCH, TAKE, type Script } from './redis-scripts.js';
+
+type Arg = string | number;
 
 /**
- * The commands the store sends (`SET ... NX` only for {@link RedisStore.claim}). An ioredis
- * `Redis` or `Cluster` client fits (any major version); the store never sends anything else: no
- * `SELECT`, no `KEYS`, nothing that changes the connection's state, so the client can be shared
- * with the rest of the app.
+ * The commands the store sends: `HMGET`, `ZRANGEBYSCORE`, `ZREM`, and `EVALSHA` (`EVAL` once per
+ * script and server) for the rest. An ioredis `Redis` or `Cluster` client fits; nothing that
+ * changes the connection's state is ever sent (no `SELECT`), so the client can be shared with the
+ * rest of the app.
  */
 export interface RedisClientLike {
-  get(key: string): Promise<string | null>;
-  set(key: string, value: string, millisecondsToken: 'PX', milliseconds: number): Promise<unknown>;
-  set(key: string, value: string, millisecondsToken: 'PX', milliseconds: number, nx: 'NX'): Promise<unknown>;
-  del(key: string): Promise<number>;
+  hmget(key: string, ...fields: string[]): Promise<Array<string | null>>;
+  evalsha(sha: string, numkeys: number, ...args: Arg[]): Promise<unknown>;
+  eval(script: string, numkeys: number, ...args: Arg[]): Promise<unknown>;
+  zrangebyscore(key: string, min: Arg, max: Arg): Promise<string[]>;
+  zrem(key: string, ...members: string[]): Promise<number>;
 }
 
 export type RedisStoreOptions = StoreOptions;
 
+const isRedisClient = (client: unknown): client is RedisClientLike =>
+  typeof client === 'object' && client !== null &&
+  ['hmget', 'evalsha', 'eval', 'zrangebyscore', 'zrem'].every((m) => typeof (client as Record<string, unknown>)[m] === 'function');
+
+const condArgs = (when: Condition[] = []): Arg[] => [when.length, ...when.flatMap((c) => (c.value === null ? [c.field, 'a', ''] : [c.field, 'v', c.value]))];
+const listArgs = (list: string[] = []): Arg[] => [list.length, ...list];
+
 /**
- * A koa-session 7 store over ioredis: one `SET key json PX ttl` per save, `GET` per request that
- * carries a session cookie, `DEL` on logout or `regenerate()`. The client is the caller's: the store
- * never closes it.
+ * Sessions in Redis: one hash per session (`<prefix><tag>`), read with one `HMGET`, changed by one
+ * script per change, so every operation is atomic and touches a single key (a Redis Cluster keeps a
+ * session in one slot). The client is the caller's: the store never closes it.
  */
 export class RedisStore implements SessionStore {
   readonly client: RedisClientLike;
-  /** See {@link StoreOptionsSchema}: `prefix` default `'koa-session-openid:sess:'`. */
   readonly prefix: string;
-  /** Milliseconds a `maxAge: 'session'` session is kept (default 1 day). */
+  /** Milliseconds a `maxAge: 'session'` session is kept after its last write (default 1 day). */
   readonly sessionTtl: number;
 
   constructor(client: RedisClientLike, options?: RedisStoreOptions) {
-    if (!client || typeof client.get !== 'function' || typeof client.set !== 'function' || typeof client.del !== 'function') {
-      throw new TypeError('"client" must be an ioredis client');
-    }
+    if (!isRedisClient(client)) throw new TypeError('"client" must be an ioredis client');
     const opts = parseOptions(StoreOptionsSchema.strict(), options, 'RedisStore');
     this.client = client;
     this.prefix = opts.prefix;
     this.sessionTtl = opts.sessionTtl;
   }
 
-  /** The session stored under `key`, or `undefined` when there is none or its value is not a JSON object. */
-  async get(key: string, _maxAge?: StoreMaxAge, _options?: { rolling: boolean; ctx: unknown }): Promise<StoredSession | undefined> {
-    const raw = await this.client.get(this.prefix + key);
-    if (raw === null || raw === undefined) return undefined;
-    const session = parseStored(raw);
-    if (!session) debug('session store: ignoring a stored session that is not a JSON object');
-    return session;
+  /** EVALSHA, and EVAL when the server does not know the script yet (first use, restart, failover). */
+  async #run(s: Script, key: string, args: Arg[]): Promise<unknown> {
+    try {
+      return await this.client.evalsha(s.sha, 1, key, ...args);
+    } catch (err) {
+      if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
+      return this.client.eval(s.source, 1, key, ...args);
+    }
   }
 
-  /**
-   * Stores `session` as JSON for `maxAge` milliseconds (`PX`); `'session'` (a browser-session
-   * cookie) stores it for `sessionTtl`.
-   */
-  async set(key: string, session: StoredSession, maxAge?: StoreMaxAge, _options?: { changed: boolean; rolling: boolean; ctx: unknown }): Promise<void> {
-    await this.client.set(this.prefix + key, JSON.stringify(session), 'PX', ttlMs(maxAge, this.sessionTtl));
+  async read(tag: string, fields: string[], touch?: Touch): Promise<ReadResult> {
+    const key = this.prefix + tag;
+    if (!touch) return { values: await this.client.hmget(key, ...fields) };
+    const [values, touched, m] = (await this.#run(READ_TOUCH, key, [touch.mode, Math.ceil(touch.ms), this.sessionTtl, touch.secretHash, ...fields])) as [Array<string | null>, number, string | null];
+    return { values, touched: touched === 1, maxAge: m ?? null };
   }
 
-  async destroy(key: string, _options?: { ctx: unknown }): Promise<void> {
-    await this.client.del(this.prefix + key);
+  async change(tag: string, change: SessionChange): Promise<ChangeResult> {
+    const set = Object.entries(change.set ?? {});
+    const args: Arg[] = [
+      ...condArgs(change.when),
+      ...listArgs(change.delPrefixes),
+      ...listArgs(change.del),
+      set.length, ...set.flat(),
+      change.ttl?.mode ?? '', Math.ceil(change.ttl?.ms ?? 0), this.sessionTtl,
+    ];
+    const [done, n, m] = (await this.#run(CHANGE, this.prefix + tag, args)) as [number, number, string | null];
+    return done === 1 ? { done: true, fields: n, maxAge: m ?? null } : { done: false, failed: n - 1, fields: 0, maxAge: null };
   }
 
-  /** `SET <prefix>claim:<id> 1 PX ttl NX`: `true` for the first caller only, across processes. */
-  async claim(id: string, ttlMs: number): Promise<boolean> {
-    return (await this.client.set(`${this.prefix}claim:${id}`, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+  async take(tag: string, field: string, when: Condition): Promise<string | null> {
+    return ((await this.#run(TAKE, this.prefix + tag, [when.field, when.value ?? '', field])) as string | null) ?? null;
+  }
+
+  async destroy(tag: string, when: Condition): Promise<boolean> {
+    return (await this.#run(DESTROY, this.prefix + tag, [when.field, when.value ?? ''])) === 1;
+  }
+
+  async fieldsWithPrefix(tag: string, prefixes: string[]): Promise<Record<string, string>> {
+    const flat = (await this.#run(FIELDS_WITH_PREFIX, this.prefix + tag, prefixes)) as string[];
+    const out: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+    return out;
+  }
+
+  async indexAdd(key: string, member: string, expiresAt: number): Promise<void> {
+    await this.#run(INDEX_ADD, key, [member, Math.ceil(expiresAt), Date.now()]);
+  }
+
+  indexMembers(key: string): Promise<string[]> {
+    return this.client.zrangebyscore(key, Date.now(), '+inf');
+  }
+
+  async indexRemove(key: string, member: string): Promise<void> {
+    await this.client.zrem(key, member);
   }
 }

@@ -2,7 +2,6 @@ import type { Context, Middleware } from 'koa';
 import { OpenIDError } from '../errors.js';
 import { answerError } from '../error-page.js';
 import { reportServerError } from '../respond.js';
-import { storeClaim } from './claim-once.js';
 import type { SessionStore } from './store.js';
 
 /**
@@ -25,16 +24,17 @@ class Outage {
   }
 }
 
+const METHODS = ['read', 'change', 'take', 'destroy', 'fieldsWithPrefix', 'indexAdd', 'indexMembers', 'indexRemove'] as const;
+
 /**
  * The store with every failure turned into `session_unavailable` (503), and every call bounded by
  * `timeoutMs`: a Redis that is down, stalled or refusing is the app's dependency failing, never the
  * visitor's fault, and no request waits on it longer than that (whatever the client's own retry
- * settings). Its atomic `claim` is the store's own or one over its ioredis client (koa-redis); other
- * properties (koa-redis's `client`) stay reachable.
+ * settings).
  */
 export function failingClearly(store: SessionStore, timeoutMs: number): SessionStore {
   const outage = new Outage();
-  const bounded = <T>(call: () => T | Promise<T>): Promise<T> => {
+  const bounded = <T>(call: () => Promise<T>): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(outage.failure(new Error(`no answer within ${timeoutMs} ms`), 'the session store did not answer in time')), timeoutMs);
@@ -51,16 +51,12 @@ export function failingClearly(store: SessionStore, timeoutMs: number): SessionS
       },
     );
   };
-  const guarded: SessionStore & { client?: unknown } = {
-    get: (...args) => bounded(() => store.get(...args)),
-    set: (...args) => bounded(() => store.set(...args)),
-    destroy: (...args) => bounded(() => store.destroy(...args)),
-  };
-  const claim = storeClaim(store);
-  if (claim) guarded.claim = (id, ttl) => bounded(() => claim(id, ttl));
-  const client = (store as { client?: unknown }).client;
-  if (client !== undefined) guarded.client = client;
-  return guarded;
+  const guarded = { prefix: store.prefix } as Record<string, unknown>;
+  for (const name of METHODS) {
+    const method = store[name] as (...args: unknown[]) => Promise<unknown>;
+    guarded[name] = (...args: unknown[]) => bounded(() => method.apply(store, args));
+  }
+  return guarded as unknown as SessionStore;
 }
 
 /** Answers a `session_unavailable` failure with 503 (a page or JSON) and reports it as a Koa `error` event (once per outage). */

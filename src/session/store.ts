@@ -2,29 +2,78 @@ import { z } from 'zod';
 export { parseOptions } from '../parse-options.js';
 
 /**
- * The lifetime koa-session hands a store: milliseconds (already the cookie's `maxAge` plus 10 s,
- * so the stored session outlives its cookie), or the string `'session'` for a browser-session
- * cookie, which has no lifetime of its own.
+ * A condition on one field of a session: it holds exactly `value`, or (`value: null`) is absent.
+ * A session that does not exist has every field absent.
  */
-export type StoreMaxAge = number | 'session';
+export interface Condition {
+  field: string;
+  value: string | null;
+}
 
-/** A session as koa-session passes it to a store: plain JSON data (`_expire`, `_maxAge` included). */
-export type StoredSession = Record<string, unknown>;
+/** One atomic change of a session: applied whole when every condition holds, else not at all. */
+export interface SessionChange {
+  when?: Condition[];
+  set?: Record<string, string>;
+  del?: string[];
+  /** Deletes every field whose name starts with one of these. */
+  delPrefixes?: string[];
+  /**
+   * The session's lifetime afterwards, in milliseconds: `'reset'` restarts it, `'extend'` only
+   * lengthens it. A lifetime the session stores for itself (field `m`) wins over `ms`.
+   */
+  ttl?: { ms: number; mode: 'reset' | 'extend' };
+}
+
+export interface ChangeResult {
+  /** Whether the conditions held (and the change was made). */
+  done: boolean;
+  /** When not done: the index (in `when`) of the first condition that failed. */
+  failed?: number;
+  /** How many fields the session has afterwards (0: it is gone). */
+  fields: number;
+  /** The session's own lifetime (field `m`), if it has one. */
+  maxAge: string | null;
+}
+
+/** A read that also restarts the session's lifetime: always (`rolling`) or once half of it is gone (`renew`). */
+export interface Touch {
+  ms: number;
+  mode: 'rolling' | 'renew';
+  /** Only a reader holding the session's secret touches it (field `k`). */
+  secretHash: string;
+}
+
+export interface ReadResult {
+  /** The values of the fields asked for, in order (`null`: absent). */
+  values: Array<string | null>;
+  /** With a touch: whether the lifetime was restarted, and the session's own lifetime (field `m`). */
+  touched?: boolean;
+  maxAge?: string | null;
+}
 
 /**
- * The store API of koa-session 7 (`opts.store`). Any object with these three methods can be given
- * to `redisSession(app, { store })`, e.g. koa-redis.
+ * Where sessions are kept: each one a small hash of fields under `<prefix><tag>`, every operation
+ * on one key (so each is atomic, and a Redis Cluster keeps a session in one slot), plus the login
+ * index (one sorted set per provider session or subject). {@link RedisStore} and, for development,
+ * {@link MemoryStore} implement it.
  */
 export interface SessionStore {
-  get(key: string, maxAge: StoreMaxAge | undefined, options: { rolling: boolean; ctx: unknown }): Promise<StoredSession | null | undefined>;
-  set(key: string, session: StoredSession, maxAge: StoreMaxAge | undefined, options: { changed: boolean; rolling: boolean; ctx: unknown }): Promise<unknown>;
-  destroy(key: string, options: { ctx: unknown }): Promise<unknown>;
-  /**
-   * Optional: marks `id` as taken for `ttlMs` and resolves `true`, or `false` when it already was,
-   * atomically across every process sharing the store. The library uses it to make each login's
-   * `state` single use even for concurrent callbacks. The built-in stores have it.
-   */
-  claim?(id: string, ttlMs: number): Promise<boolean>;
+  /** The key prefix (sessions and index entries). */
+  readonly prefix: string;
+  /** One round trip: the values of `fields` (Redis `HMGET`, or one script with a touch). */
+  read(tag: string, fields: string[], touch?: Touch): Promise<ReadResult>;
+  change(tag: string, change: SessionChange): Promise<ChangeResult>;
+  /** Removes `field` and returns its value, atomically (a pending login is taken once), when `when` holds. */
+  take(tag: string, field: string, when: Condition): Promise<string | null>;
+  /** Deletes the session when `when` holds. */
+  destroy(tag: string, when: Condition): Promise<boolean>;
+  /** The fields whose names start with one of `prefixes` (for the upkeep of pending logins). */
+  fieldsWithPrefix(tag: string, prefixes: string[]): Promise<Record<string, string>>;
+  /** Adds `member` to the sorted set `key` until `expiresAt` (ms); the set expires with its last member. */
+  indexAdd(key: string, member: string, expiresAt: number): Promise<void>;
+  /** The members of `key` that have not expired. */
+  indexMembers(key: string): Promise<string[]>;
+  indexRemove(key: string, member: string): Promise<void>;
 }
 
 export const ONE_DAY_MS = 24 * 60 * 60 * 1000;
@@ -32,10 +81,10 @@ export const ONE_DAY_MS = 24 * 60 * 60 * 1000;
 /** Options shared by the built-in stores: one schema, reused by `redisSession`'s options. */
 export const StoreOptionsSchema = z.object({
   /**
-   * Prepended to every session id to make the Redis key, so sessions share a database with other
-   * data safely. Default `'koa-session-openid:sess:'`.
+   * Prepended to every key (`<prefix><tag>` per session, `<prefix>idx:…` for the login index), so
+   * sessions share a database with other data safely. Default `'koa-session-openid:'`.
    */
-  prefix: z.string({ error: 'must be a string' }).default('koa-session-openid:sess:'),
+  prefix: z.string({ error: 'must be a string' }).default('koa-session-openid:'),
   /**
    * How long a browser-session session (`maxAge: 'session'`) is kept in the store after its last
    * write, in milliseconds. Such a cookie has no expiry the server could follow, so this bounds how
@@ -50,19 +99,9 @@ export const StoreOptionsSchema = z.object({
 
 export type StoreOptions = z.input<typeof StoreOptionsSchema>;
 
-/** The store TTL in whole milliseconds for koa-session's `maxAge` (`'session'` → `sessionTtl`). */
-export function ttlMs(maxAge: StoreMaxAge | undefined, sessionTtl: number): number {
-  const ms = typeof maxAge === 'number' && Number.isFinite(maxAge) && maxAge > 0 ? maxAge : sessionTtl;
-  return Math.max(1, Math.ceil(ms));
-}
-
-/** A stored value read back: a JSON object, or `undefined` for anything else (corrupt, wrong type). */
-export function parseStored(raw: string): StoredSession | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as StoredSession) : undefined;
+/** The lifetime to apply: the session's own (`m`: milliseconds or `'session'`), else `ms`. */
+export function lifetimeMs(stored: string | null | undefined, ms: number, sessionTtl: number): number {
+  if (stored === 'session') return sessionTtl;
+  const own = stored ? Number(stored) : NaN;
+  return Math.max(1, Math.ceil(Number.isFinite(own) && own > 0 ? own : ms));
 }

@@ -34,7 +34,7 @@ test('examples/koa-redis: a login through the dev provider, the session kept by 
     assert.equal(response.status, 200);
     assert.equal(await response.text(), 'Hello alice');
     // koa-redis keys sessions by the bare id (no prefix of ours): the cookie's id is a Redis key.
-    const id = b.cookies(base)['koa-session-openid']!;
+    const id = b.cookies(base)['koa.sess']!;
     const stored = JSON.parse((await redis.get(id)) ?? 'null') as { openid?: { sso?: { claims: { sub: string } } } } | null;
     assert.equal(stored?.openid?.sso?.claims.sub, 'alice');
   } finally {

@@ -82,7 +82,7 @@ describe('Glewlwyd 2.7 as the OpenID provider', { timeout: 50_000 }, () => {
       ctx.body = await provider.userInfo(ctx);
     }));
     router.post('/refresh', provider.required(), answer(async (ctx) => {
-      const before = provider.session(ctx)!;
+      const before = (await provider.session(ctx))!;
       const after = await provider.refresh(ctx);
       ctx.body = {
         sub: after.claims.sub,
@@ -95,8 +95,8 @@ describe('Glewlwyd 2.7 as the OpenID provider', { timeout: 50_000 }, () => {
       };
     }));
     // Test only: hands the session's access token to the test, which plays an API client with it.
-    router.get('/access-token', provider.required(), (ctx) => {
-      ctx.body = { accessToken: provider.session(ctx)!.tokens.accessToken };
+    router.get('/access-token', provider.required(), async (ctx) => {
+      ctx.body = { accessToken: (await provider.session(ctx))!.tokens.accessToken };
     });
     // Without a resource, Glewlwyd's access tokens name the granted scope list as their audience.
     router.get('/api/scope-audience', provider.bearer({ audience: SCOPES.join(' ') }), (ctx) => {

@@ -18,8 +18,8 @@ import { login, startFixture } from '../support/fixture.js';
 const now = () => Math.floor(Date.now() / 1000);
 
 function showUser(app: Koa, openid: OpenID) {
-  app.use(openid.optional()).use((ctx) => {
-    const s = openid.session(ctx);
+  app.use(openid.optional()).use(async (ctx) => {
+    const s = await openid.session(ctx);
     ctx.body = { sub: s?.claims.sub ?? null, accessToken: Boolean(s?.tokens.accessToken), path: ctx.path };
   });
 }

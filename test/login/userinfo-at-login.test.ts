@@ -17,7 +17,7 @@ test('oidc-provider puts email in userinfo only: userInfo: true brings it into t
     ],
     (app, openid) => {
       const router = new Router();
-      router.get('/claims/:name', (ctx) => (ctx.body = openid[ctx.params.name!]!.session(ctx)?.claims ?? null));
+      router.get('/claims/:name', async (ctx) => (ctx.body = (await openid[ctx.params.name!]!.session(ctx))?.claims ?? null));
       app.use(router.routes());
     },
   );

@@ -4,6 +4,9 @@ import type Koa from 'koa';
 import { isOpenIDError, type OpenID } from '../../src/index.js';
 import { validIdTokenClaims } from '../support/hostile-provider.js';
 import { startHostileApp, type HostileApp } from '../support/hostile-app.js';
+import { newRedis } from '../support/redis.js';
+
+const redis = newRedis();
 
 function routes(app: Koa, openid: OpenID) {
   app.use(async (ctx, next) => {
@@ -19,13 +22,14 @@ function routes(app: Koa, openid: OpenID) {
       const login = await openid.refresh(ctx);
       ctx.body = { accessToken: login.tokens.accessToken, expiresAt: login.expiresAt, sub: login.claims.sub };
     } else if (ctx.path === '/expire') {
-      const logins = (ctx.session as Record<string, any>).openid;
-      logins.hostile = { ...logins.hostile, expiresAt: 1 };
+      const key = fx.prefix + ctx.cookies.get('koa-session-openid')!.slice(1, 23);
+      const hot = JSON.parse((await redis.hget(key, 'l:hostile'))!);
+      await redis.hset(key, 'l:hostile', JSON.stringify({ ...hot, e: 1 }));
       ctx.body = 'expired';
     } else if (ctx.path === '/userinfo') {
       ctx.body = await openid.userInfo(ctx);
     } else {
-      ctx.body = { login: openid.session(ctx) ?? null };
+      ctx.body = { login: (await openid.session(ctx)) ?? null };
     }
   });
 }
@@ -34,7 +38,10 @@ let fx: HostileApp;
 before(async () => {
   fx = await startHostileApp({ scopes: ['openid', 'offline_access'] }, routes);
 });
-after(() => fx.close());
+after(async () => {
+  await fx.close();
+  await redis.quit();
+});
 
 test('refresh renews the tokens; a new ID token must name the same sub', async () => {
   const { browser } = await fx.login();

@@ -29,18 +29,31 @@ export interface Fixture {
   ops: Record<string, DevProvider>;
   openid: Record<string, OpenID>;
   browser(): Browser;
-  /** Session keys currently in Redis for this fixture. */
+  /** Session keys currently in Redis for this fixture (not the login index). */
   sessionKeys(): Promise<string[]>;
+  /** The Redis key of the session a cookie value names. */
+  sessionKey(cookie: string): string;
+  /** The stored fields of the session a cookie value names. */
+  stored(cookie: string): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
 
-export async function startFixture(providers: FixtureProvider[], setup?: (app: Koa, openid: Record<string, OpenID>) => void): Promise<Fixture> {
+export interface FixtureOptions {
+  /** Session middleware of the test's own (default: redisSession on the test Redis, under `prefix`). */
+  sessions?: (app: Koa, prefix: string) => Koa.Middleware & { close?(): Promise<void> };
+}
+
+export async function startFixture(
+  providers: FixtureProvider[],
+  setup?: (app: Koa, openid: Record<string, OpenID>) => void,
+  options: FixtureOptions = {},
+): Promise<Fixture> {
   const app = new Koa();
   app.keys = ['test-key-1'];
   // 5xx answers are Koa error events; Koa's default listener would print each expected one.
   app.silent = true;
   const prefix = uniquePrefix('openid');
-  const sessions = redisSession(app, { redis: redisUrl(), prefix });
+  const sessions = options.sessions ? options.sessions(app, prefix) : redisSession(app, { redis: redisUrl(), prefix });
   app.use(sessions);
   let handler: ReturnType<Koa['callback']> | undefined;
   const server: Server = createServer((req, res) => (handler ??= app.callback())(req, res));
@@ -82,7 +95,9 @@ export async function startFixture(providers: FixtureProvider[], setup?: (app: K
     ops,
     openid,
     browser: () => new Browser(),
-    sessionKeys: () => redis.keys(`${prefix}*`),
+    sessionKeys: async () => (await redis.keys(`${prefix}*`)).filter((k) => !k.startsWith(`${prefix}idx:`)),
+    sessionKey: (cookie) => prefix + cookie.slice(1, 23),
+    stored: (cookie) => redis.hgetall(prefix + cookie.slice(1, 23)),
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -16,6 +16,8 @@ export interface HostileApp {
   app: Koa;
   op: HostileProvider;
   openid: OpenID;
+  /** The Redis key prefix of its sessions. */
+  prefix: string;
   browser(): Browser;
   /** Login route → hostile authorize → callback → wherever the app sends the browser. */
   login(browser?: Browser, returnTo?: string): Promise<{ status: number; url: string; body: string; browser: Browser }>;
@@ -32,7 +34,8 @@ export async function startHostileApp(
   app.keys = ['test-key'];
   // 5xx answers are Koa error events; Koa's default listener would print each expected one.
   app.silent = true;
-  const sessions = redisSession(app, { redis: redisUrl(), prefix: uniquePrefix('hostile') });
+  const prefix = uniquePrefix('hostile');
+  const sessions = redisSession(app, { redis: redisUrl(), prefix });
   app.use(sessions);
   const openid = new OpenID(app, {
     name: 'hostile',
@@ -52,6 +55,7 @@ export async function startHostileApp(
     app,
     op,
     openid,
+    prefix,
     browser: () => new Browser(),
     async login(browser = new Browser(), returnTo) {
       const query = returnTo === undefined ? '' : `?returnTo=${encodeURIComponent(returnTo)}`;
@@ -104,8 +108,8 @@ export async function attemptLogin(fx: HostileApp, browser = new Browser()): Pro
 /** A `setup` for {@link startHostileApp}: `GET /me` answers `{ login }`, the provider's login in the session or `null`. */
 export function showLoginAtMe(app: Koa, openid: OpenID): void {
   const router = new Router();
-  router.get('/me', (ctx) => {
-    ctx.body = { login: openid.session(ctx) ?? null };
+  router.get('/me', async (ctx) => {
+    ctx.body = { login: (await openid.session(ctx)) ?? null };
   });
   app.use(router.routes());
 }

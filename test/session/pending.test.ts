@@ -1,12 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addTransaction, takeTransaction, type Transaction } from '../../src/login/transactions.js';
+import { addTransaction, checkStateSyntax, checkTaken, removeTransaction, settle, type Transaction } from '../../src/session/pending.js';
 
 const TTL = 60_000;
 const tx = (provider: string, createdAt = Date.now()): Transaction => ({
   provider, verifier: 'v', nonce: 'n', redirectUri: 'http://app/cb', returnTo: '/', scope: 'openid', createdAt,
 });
 const state = (i: number) => `state-${String(i).padStart(12, '0')}`;
+/** What the callback does: the syntax, the take (once), then provider and age. */
+function takeTransaction(session: Record<string, unknown>, s: unknown, provider: string, ttl: number): Transaction {
+  checkStateSyntax(s);
+  const tx = removeTransaction(session, s);
+  if (!tx) throw Object.assign(new Error('unknown'), { code: 'invalid_state' });
+  return checkTaken(tx, provider, ttl);
+}
 
 test('a transaction is taken once', () => {
   const session: Record<string, unknown> = {};
@@ -46,4 +53,16 @@ test('the number pending per provider is capped, oldest dropped', () => {
   addTransaction(session, state(100), tx('b'), TTL, 3);
   const pending = session['openid:pending'] as Record<string, Transaction>;
   assert.deepEqual(Object.keys(pending).sort(), [state(5), state(6), state(7), state(100)].sort());
+});
+
+test('settling a login: the others become superseded, expired records go, at most 20 stay', () => {
+  const now = Date.now();
+  const settled = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`old${i}`, { provider: 'a', returnTo: '/', outcome: 'completed' as const, at: now - 1000 + i }]));
+  settled.expired = { provider: 'a', returnTo: '/', outcome: 'completed', at: now - TTL - 1 };
+  const result = settle({ mine: tx('a'), other: tx('b') }, settled, 'mine', tx('a'), TTL);
+  assert.equal(Object.keys(result.settled).length, 20);
+  assert.equal(result.settled.mine?.outcome, 'completed');
+  assert.equal(result.settled.other?.outcome, 'superseded');
+  assert.ok(result.dropped.includes('expired') && result.dropped.includes('old0'));
+  assert.ok(!result.dropped.includes('old24'));
 });

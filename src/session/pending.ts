@@ -1,11 +1,14 @@
 import { hash } from 'node:crypto';
-import type { SessionLike } from '../session/session-access.js';
+import type { SessionLike } from './session-access.js';
 import { OpenIDError } from '../errors.js';
 
 /**
  * A login in progress: created by the login route, consumed (once) by the callback. Kept in the
  * server-side session under its `state`, so it is bound to this browser session and never
- * visible to the browser. Short keys keep the session small.
+ * visible to the browser.
+ *
+ * The functions below keep pending logins inside a koa-session blob (a session of the app's own
+ * koa-session); the built-in sessions keep each in a field of its own (native-logins.ts).
  */
 export interface Transaction {
   /** Provider name that started it: a callback for another provider fails. */
@@ -39,18 +42,27 @@ function store(session: SessionLike, txs: Record<string, Transaction>): void {
 }
 
 /**
- * Adds a transaction. Expired ones are dropped, and when `provider` already has `max` pending,
- * its oldest are dropped so that at most `max` remain.
+ * Which of `pending` (by key) to drop before adding a login of `provider`: the expired ones, and
+ * the oldest of `provider` so that at most `max` remain with the new one.
  */
-export function addTransaction(session: SessionLike, state: string, tx: Transaction, ttlMs: number, max: number): void {
+export function pendingToDrop(pending: Record<string, Transaction>, provider: string, ttlMs: number, max: number): string[] {
   const now = Date.now();
-  const kept = Object.entries(pending(session)).filter(([, t]) => now - t.createdAt < ttlMs);
-  const mine = kept.filter(([, t]) => t.provider === tx.provider).sort(([, a], [, b]) => a.createdAt - b.createdAt);
-  const drop = new Set(mine.slice(0, Math.max(0, mine.length - max + 1)).map(([s]) => s));
-  store(session, Object.fromEntries([...kept.filter(([s]) => !drop.has(s)), [state, tx]]));
+  const expired = Object.entries(pending).filter(([, t]) => !(now - t.createdAt < ttlMs)).map(([k]) => k);
+  const mine = Object.entries(pending)
+    .filter(([k, t]) => t.provider === provider && !expired.includes(k))
+    .sort(([, a], [, b]) => a.createdAt - b.createdAt);
+  return [...expired, ...mine.slice(0, Math.max(0, mine.length - max + 1)).map(([k]) => k)];
 }
 
-function checkStateSyntax(state: unknown): asserts state is string {
+/** Adds a transaction, dropping what {@link pendingToDrop} says. */
+export function addTransaction(session: SessionLike, state: string, tx: Transaction, ttlMs: number, max: number): void {
+  const all = pending(session);
+  const drop = new Set(pendingToDrop(all, tx.provider, ttlMs, max));
+  store(session, Object.fromEntries([...Object.entries(all).filter(([s]) => !drop.has(s)), [state, tx]]));
+}
+
+/** A `state` as this library issues them, else `invalid_state`. */
+export function checkStateSyntax(state: unknown): asserts state is string {
   if (typeof state !== 'string' || !STATE_SYNTAX.test(state)) {
     throw new OpenIDError('invalid_state', 'the callback has no valid "state" parameter');
   }
@@ -63,18 +75,20 @@ export function peekTransaction(session: SessionLike, state: unknown): Transacti
   return Object.hasOwn(txs, state) ? txs[state] : undefined;
 }
 
-/**
- * Removes and returns the transaction for `state`. Fails with `invalid_state` when the state is
- * missing or malformed, unknown (never issued to this session, or already used), expired, or was
- * issued for another provider (the transaction is consumed in every case but the first two).
- */
-export function takeTransaction(session: SessionLike, state: unknown, provider: string, ttlMs: number): Transaction {
+/** Removes and returns the transaction for `state` (`undefined`: not pending in this session). */
+export function removeTransaction(session: SessionLike, state: string): Transaction | undefined {
   const tx = peekTransaction(session, state);
-  if (!tx) {
-    throw new OpenIDError('invalid_state', 'unknown or already used "state": start the login again');
-  }
-  const { [state as string]: _taken, ...rest } = pending(session);
+  if (!tx) return undefined;
+  const { [state]: _taken, ...rest } = pending(session);
   store(session, rest);
+  return tx;
+}
+
+/**
+ * A taken transaction may complete only for the provider that issued it and within `ttlMs`: else
+ * `invalid_state` (the transaction is consumed either way).
+ */
+export function checkTaken(tx: Transaction, provider: string, ttlMs: number): Transaction {
   if (tx.provider !== provider) {
     throw new OpenIDError('invalid_state', '"state" was issued for another provider');
   }
@@ -98,7 +112,7 @@ export interface SettledLogin {
 }
 
 const SETTLED_KEY = 'openid:settled';
-const MAX_SETTLED = 20;
+export const MAX_SETTLED = 20;
 /** Settled logins are found by a hash of their state (a used state is no secret, but need not be kept either). */
 export const stateId = (state: string) => hash('sha256', state, 'base64url').slice(0, 22);
 
@@ -116,19 +130,36 @@ export function settledLogin(session: SessionLike, state: string, ttlMs: number)
 }
 
 /**
+ * The settled logins after the login of `id` (a {@link stateId}) completed: every other pending
+ * login (of any provider) becomes `superseded`, expired records go, at most {@link MAX_SETTLED}
+ * stay. `pending` and `settled` are keyed by state id.
+ */
+export function settle(
+  pending: Record<string, Transaction>,
+  settled: Record<string, SettledLogin>,
+  id: string,
+  tx: Transaction,
+  ttlMs: number,
+): { settled: Record<string, SettledLogin>; dropped: string[] } {
+  const now = Date.now();
+  const entries: Array<[string, SettledLogin]> = Object.entries(settled).filter(([, s]) => now - s.at < ttlMs).sort(([, a], [, b]) => a.at - b.at);
+  for (const [other, t] of Object.entries(pending)) {
+    if (other !== id) entries.push([other, { provider: t.provider, returnTo: t.returnTo, outcome: 'superseded', at: now }]);
+  }
+  entries.push([id, { provider: tx.provider, returnTo: tx.returnTo, outcome: 'completed', at: now }]);
+  const kept = Object.fromEntries(entries.slice(-MAX_SETTLED));
+  return { settled: kept, dropped: Object.keys(settled).filter((k) => !Object.hasOwn(kept, k)) };
+}
+
+/**
  * A login completed: every other login pending in the session (of any provider) is dropped and
  * remembered as superseded, so a session planted with someone else's pending login cannot have
  * it completed later over this one (the first login to finish wins).
  */
 export function settleLogins(session: SessionLike, state: string, tx: Transaction, ttlMs: number): void {
-  const now = Date.now();
-  const entries: Array<[string, SettledLogin]> = Object.entries(settledLogins(session)).filter(([, s]) => now - s.at < ttlMs);
-  for (const [other, t] of Object.entries(pending(session))) {
-    entries.push([stateId(other), { provider: t.provider, returnTo: t.returnTo, outcome: 'superseded', at: now }]);
-  }
-  entries.push([stateId(state), { provider: tx.provider, returnTo: tx.returnTo, outcome: 'completed', at: now }]);
+  const byId = Object.fromEntries(Object.entries(pending(session)).map(([s, t]) => [stateId(s), t]));
+  session[SETTLED_KEY] = settle(byId, settledLogins(session), stateId(state), tx, ttlMs).settled;
   store(session, {});
-  session[SETTLED_KEY] = Object.fromEntries(entries.slice(-MAX_SETTLED));
 }
 
 /**

@@ -1,0 +1,67 @@
+import type { Context } from 'koa';
+import type { UserLogin } from '../state.js';
+import { claimOnce } from './claim-once.js';
+import { readLogin, removeLogin, writeLogin } from './login-record.js';
+import type { Replaced, SessionLogins } from './logins.js';
+import {
+  addTransaction, removeTransaction, restoreSessionLifetime, settledLogin, settleLogins, shortenNewSession, stateId,
+  type SettledLogin, type Transaction,
+} from './pending.js';
+import type { SessionData } from './session-access.js';
+
+/**
+ * Logins kept in a koa-session of the app's own (e.g. with koa-redis): everything lives in the one
+ * session object, written whole at the end of the request. What it cannot do: writes of concurrent
+ * requests may undo one another (a stale request writes back old tokens or an ended login), and
+ * logins are not indexed by provider session (no back-channel logout). README, "Sessions".
+ */
+export class KoaSessionLogins implements SessionLogins {
+  readonly #ctx: Context;
+  readonly #session: SessionData;
+
+  constructor(ctx: Context, session: SessionData) {
+    this.#ctx = ctx;
+    this.#session = session;
+  }
+
+  get isNew(): boolean {
+    return this.#session.isNew === true;
+  }
+
+  async login(name: string): Promise<UserLogin | undefined> {
+    return readLogin(this.#session, name);
+  }
+
+  async startLogin(state: string, tx: Transaction, ttlMs: number, max: number): Promise<void> {
+    shortenNewSession(this.#session, ttlMs);
+    addTransaction(this.#session, state, tx, ttlMs, max);
+  }
+
+  async takeLogin(state: string, ttlMs: number): Promise<Transaction | undefined> {
+    if (!removeTransaction({ ...this.#session }, state)) return undefined;
+    // Two concurrent callbacks of one login each hold their own copy of the session: the store decides.
+    if (!(await claimOnce(this.#ctx, `state:${stateId(state)}`, ttlMs))) return undefined;
+    return removeTransaction(this.#session, state);
+  }
+
+  async settled(state: string, ttlMs: number): Promise<SettledLogin | undefined> {
+    return settledLogin(this.#session, state, ttlMs);
+  }
+
+  async completeLogin(state: string, tx: Transaction, login: UserLogin, ttlMs: number): Promise<void> {
+    writeLogin(this.#session, tx.provider, login);
+    settleLogins(this.#session, state, tx, ttlMs);
+    restoreSessionLifetime(this.#session);
+    await this.#session.regenerate();
+  }
+
+  async replaceLogin(name: string, login: UserLogin): Promise<Replaced> {
+    if (!readLogin(this.#session, name)) return 'gone';
+    writeLogin(this.#session, name, login);
+    return 'replaced';
+  }
+
+  async removeLogin(name: string): Promise<boolean> {
+    return removeLogin(this.#session, name);
+  }
+}

@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+import type { SessionStore } from './store.js';
+
+/** What a stored login is found by: the provider's session (`sid`) or the user (`sub`). */
+export type LoginKey = { sid: string } | { sub: string };
+
+const digest = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 32);
+
+/** The index key of a provider's logins with this `sid` or `sub` (hashed: any length, any characters). */
+export function indexKey(prefix: string, provider: string, key: LoginKey): string {
+  return 'sid' in key ? `${prefix}idx:${provider}:sid:${digest(key.sid)}` : `${prefix}idx:${provider}:sub:${digest(key.sub)}`;
+}
+
+/** The index keys of a login with these claims. */
+export function indexKeysOf(prefix: string, provider: string, claims: { sub: string; sid?: unknown }): string[] {
+  return [
+    ...(typeof claims.sid === 'string' && claims.sid ? [indexKey(prefix, provider, { sid: claims.sid })] : []),
+    indexKey(prefix, provider, { sub: claims.sub }),
+  ];
+}
+
+/** Indexes the session `tag` under the login's `sid` and `sub` until `expiresAt` (ms since the epoch). */
+export async function indexLogin(store: SessionStore, provider: string, claims: { sub: string; sid?: unknown }, tag: string, expiresAt: number): Promise<void> {
+  await Promise.all(indexKeysOf(store.prefix, provider, claims).map((key) => store.indexAdd(key, tag, expiresAt)));
+}
+
+export async function unindexLogin(store: SessionStore, provider: string, claims: { sub: string; sid?: unknown }, tag: string): Promise<void> {
+  await Promise.all(indexKeysOf(store.prefix, provider, claims).map((key) => store.indexRemove(key, tag)));
+}
+
+/**
+ * The sessions (their tags) that may hold a login of `provider` with this `sid` or `sub`, from
+ * every app instance sharing the store. An entry can outlive its login (a logout elsewhere): read
+ * the login before acting on it.
+ */
+export function sessionsWithLogin(store: SessionStore, provider: string, key: LoginKey): Promise<string[]> {
+  return store.indexMembers(indexKey(store.prefix, provider, key));
+}

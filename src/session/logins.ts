@@ -1,0 +1,60 @@
+import type { Context } from 'koa';
+import type { UserLogin } from '../state.js';
+import { KoaSessionLogins } from './koa-session-logins.js';
+import { NativeLogins } from './native-logins.js';
+import type { SettledLogin, Transaction } from './pending.js';
+import { sessionOfContext } from './request-session.js';
+import { sessionOf } from './session-access.js';
+
+/** What became of a replacement of a stored login (a refresh): another request may have changed or ended it first. */
+export type Replaced = 'replaced' | 'changed' | 'gone';
+
+/**
+ * The logins and pending logins of one request's session: what the login flow, the guards and
+ * refresh use. The built-in sessions ({@link NativeLogins}) keep each part in a field of its own
+ * and write each change atomically; a koa-session of the app's own ({@link KoaSessionLogins})
+ * keeps them in its session object, saved whole at the end of the request.
+ */
+export interface SessionLogins {
+  /** The browser holds no session (yet). */
+  readonly isNew: boolean;
+  /** A provider's login: the hot part (claims, scopes, expiry), and its tokens when asked. */
+  login(name: string, withTokens?: boolean): Promise<UserLogin | undefined>;
+  /** Keeps a login in progress under its `state` (dropping expired and surplus ones). */
+  startLogin(state: string, tx: Transaction, ttlMs: number, max: number): Promise<void>;
+  /** Takes the login in progress of `state` out, once: concurrent callbacks get it at most once. */
+  takeLogin(state: string, ttlMs: number): Promise<Transaction | undefined>;
+  /** What became of a login that is no longer pending (completed or superseded), within `ttlMs`. */
+  settled(state: string, ttlMs: number): Promise<SettledLogin | undefined>;
+  /**
+   * Stores a completed login, drops every other pending one, and renews the session id, in one
+   * atomic step; indexes it by provider session (`sid`) and subject (`sub`).
+   */
+  completeLogin(state: string, tx: Transaction, login: UserLogin, ttlMs: number): Promise<void>;
+  /** Replaces the login read earlier in this request (with its tokens), unless another request changed or ended it meanwhile. */
+  replaceLogin(name: string, login: UserLogin): Promise<Replaced>;
+  /** Ends a provider's login in this session; whether there was one. */
+  removeLogin(name: string): Promise<boolean>;
+}
+
+const cache = new WeakMap<Context, SessionLogins>();
+
+/**
+ * The request's logins: the built-in session's, else those kept in a koa-session of the app's own
+ * (with a store: tokens never go into a cookie). No session at all is a setup mistake (`TypeError`).
+ */
+export function loginsOf(ctx: Context): SessionLogins {
+  let logins = cache.get(ctx);
+  if (!logins) {
+    const native = sessionOfContext(ctx);
+    logins = native ? new NativeLogins(native) : new KoaSessionLogins(ctx, sessionOf(ctx));
+    cache.set(ctx, logins);
+  }
+  return logins;
+}
+
+/** The request's logins, or `undefined` when the app has no session middleware (a guard then finds no login). */
+export function maybeLoginsOf(ctx: Context): SessionLogins | undefined {
+  if (sessionOfContext(ctx)) return loginsOf(ctx);
+  return (ctx as { session?: unknown }).session ? loginsOf(ctx) : undefined;
+}

@@ -1,0 +1,125 @@
+import { OpenIDError } from '../errors.js';
+import type { UserLogin } from '../state.js';
+import { indexLogin, unindexLogin } from './login-index.js';
+import { decodeLogin, encodeHot, encodeTokens } from './login-record.js';
+import type { Replaced, SessionLogins } from './logins.js';
+import { pendingToDrop, settle, stateId, type SettledLogin, type Transaction } from './pending.js';
+import type { RequestSession } from './request-session.js';
+
+/** The session's fields: a provider's login (hot), its tokens (cold), a pending login, a settled one. */
+const HOT = 'l:';
+const COLD = 't:';
+const PENDING = 'p:';
+const SETTLED = 's:';
+
+function parseObject<T>(raw: string | null | undefined): T | undefined {
+  if (!raw) return undefined;
+  try {
+    const value: unknown = JSON.parse(raw);
+    return typeof value === 'object' && value !== null ? (value as T) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Splits `fields` with `prefix` off, parsed, keyed without the prefix. */
+function withPrefix<T>(fields: Record<string, string>, prefix: string): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const [f, raw] of Object.entries(fields)) {
+    const value = f.startsWith(prefix) ? parseObject<T>(raw) : undefined;
+    if (value) out[f.slice(prefix.length)] = value;
+  }
+  return out;
+}
+
+/**
+ * Logins in the built-in session: each provider's login in two fields (hot `l:<name>`, cold
+ * `t:<name>`), each pending login in `p:<state id>`, each settled one in `s:<state id>`. Every
+ * change writes only its own fields, atomically: a refresh is conditional on the login it
+ * refreshed (a logout meanwhile is not undone), taking a pending login is single use, and a
+ * completed login renews the session id in the same step.
+ */
+export class NativeLogins implements SessionLogins {
+  readonly #rs: RequestSession;
+  /** The hot records as read in this request: a replacement is conditional on them. */
+  readonly #read = new Map<string, string>();
+
+  constructor(rs: RequestSession) {
+    this.#rs = rs;
+  }
+
+  get isNew(): boolean {
+    return this.#rs.isNew;
+  }
+
+  async login(name: string, withTokens = false): Promise<UserLogin | undefined> {
+    const values = await this.#rs.read(withTokens ? [HOT + name, COLD + name] : [HOT + name]);
+    const login = values && decodeLogin(values[0], withTokens ? values[1] : undefined);
+    if (login) this.#read.set(name, values![0]!);
+    return login;
+  }
+
+  async startLogin(state: string, tx: Transaction, ttlMs: number, max: number): Promise<void> {
+    const pending = this.#rs.isNew ? {} : withPrefix<Transaction>(await this.#rs.fieldsWithPrefix([PENDING]), PENDING);
+    const drop = pendingToDrop(pending, tx.provider, ttlMs, max).map((id) => PENDING + id);
+    // A session that only exists because a login started lives no longer than the login may take.
+    await this.#rs.change({ del: drop, set: { [PENDING + stateId(state)]: JSON.stringify(tx) }, ttl: { ms: ttlMs, mode: 'extend' } }, true);
+  }
+
+  async takeLogin(state: string): Promise<Transaction | undefined> {
+    return parseObject<Transaction>(await this.#rs.take(PENDING + stateId(state)));
+  }
+
+  async settled(state: string, ttlMs: number): Promise<SettledLogin | undefined> {
+    const values = await this.#rs.read([SETTLED + stateId(state)]);
+    const found = parseObject<SettledLogin>(values?.[0]);
+    return found && Date.now() - found.at < ttlMs ? found : undefined;
+  }
+
+  async completeLogin(state: string, tx: Transaction, login: UserLogin, ttlMs: number): Promise<void> {
+    const fields = await this.#rs.fieldsWithPrefix([PENDING, SETTLED]);
+    const { settled, dropped } = settle(withPrefix(fields, PENDING), withPrefix(fields, SETTLED), stateId(state), tx, ttlMs);
+    const lifetime = this.#rs.lifetimeMs();
+    // Indexed first: an entry without its login is harmless (lookups read the login), a login
+    // that cannot be found by a logout from the provider is not.
+    if (this.#rs.tag) await indexLogin(this.#rs.cfg.store, tx.provider, login.claims, this.#rs.tag, Date.now() + lifetime);
+    const hot = encodeHot(login);
+    const done = await this.#rs.renew({
+      delPrefixes: [PENDING],
+      del: dropped.map((id) => SETTLED + id),
+      set: {
+        [HOT + tx.provider]: hot,
+        [COLD + tx.provider]: encodeTokens(login.tokens),
+        ...Object.fromEntries(Object.entries(settled).map(([id, s]) => [SETTLED + id, JSON.stringify(s)])),
+      },
+      ttl: { ms: lifetime, mode: 'reset' },
+    }, false);
+    // The session changed hands since the login was taken: another login finished first (and renewed it), or it ended.
+    if (!done?.done) throw new OpenIDError('invalid_state', 'another login in this browser finished first: start this one again');
+    this.#read.set(tx.provider, hot);
+  }
+
+  async replaceLogin(name: string, login: UserLogin): Promise<Replaced> {
+    const before = this.#read.get(name);
+    if (before === undefined) return 'gone';
+    const hot = encodeHot(login);
+    const result = await this.#rs.change({ when: [{ field: HOT + name, value: before }], set: { [HOT + name]: hot, [COLD + name]: encodeTokens(login.tokens) } });
+    if (result?.done) {
+      this.#read.set(name, hot);
+      return 'replaced';
+    }
+    this.#read.delete(name);
+    this.#rs.forget(HOT + name, COLD + name);
+    return result && (await this.login(name)) ? 'changed' : 'gone';
+  }
+
+  async removeLogin(name: string): Promise<boolean> {
+    const login = await this.login(name);
+    if (!login) return false;
+    const result = await this.#rs.change({ del: [HOT + name, COLD + name] });
+    this.#read.delete(name);
+    if (!result?.done) return false;
+    if (this.#rs.tag) await unindexLogin(this.#rs.cfg.store, name, login.claims, this.#rs.tag);
+    return true;
+  }
+}

@@ -1,0 +1,326 @@
+import type { Context } from 'koa';
+import { readCookie, serializeCookie } from './cookie.js';
+import { formatSessionId, newSessionId, parseSessionId, renewedSessionId, secretHash, secretMatches, type SessionId } from './session-id.js';
+import { Session } from './session.js';
+import type { ChangeResult, Condition, SessionChange, SessionStore } from './store.js';
+
+/** The session cookie's default names: plain on http (development), `__Host-` prefixed whenever it is Secure. */
+export const COOKIE_HTTP = 'koa-session-openid';
+export const COOKIE_HTTPS = '__Host-koa-session-openid';
+
+/** What the middleware resolved from its options, shared by every request. */
+export interface SessionConfig {
+  store: SessionStore;
+  /** A fixed cookie name, else the default one for the request's scheme. */
+  key?: string;
+  maxAge: number | 'session';
+  sessionTtl: number;
+  httpOnly: boolean;
+  sameSite: 'lax' | 'strict' | 'none';
+  secure?: boolean;
+  rolling: boolean;
+  renew: boolean;
+  /** Fields read along with the app data when that is loaded (the providers' logins). */
+  prefetch: string[];
+}
+
+/** Where a request's session lives on its context. */
+export const REQUEST_SESSION = Symbol.for('koa-session-openid.session');
+
+export const sessionOfContext = (ctx: Context): RequestSession | undefined => (ctx as unknown as Record<symbol, RequestSession | undefined>)[REQUEST_SESSION];
+
+/**
+ * One request's view of its session. Nothing is read before something asks (a login, or
+ * `ctx.session` when the cookie says the session holds app data), nothing is written unless it
+ * changed, and every write is a change of its own fields, conditional on the session's secret:
+ * a request holding an old or planted id writes nothing, and one that changed the app data does
+ * not write back the logins it read.
+ */
+export class RequestSession {
+  readonly ctx: Context;
+  readonly cfg: SessionConfig;
+  #id: SessionId | undefined;
+  /** The browser sent a session cookie (valid or not), which a logout must clear. */
+  readonly #sentCookie: boolean;
+  /** Whether the store holds this id with this secret: unknown until the first read or write. */
+  #verified: boolean | undefined;
+  readonly #cache = new Map<string, string | null>();
+  #touch: boolean;
+  #cookieDirty = false;
+  /** The session's own lifetime (field `m`): `undefined` while unknown. */
+  #maxAge: string | null | undefined;
+  // ctx.session: undefined until asked for, null once destroyed.
+  #session: Session | null | undefined;
+  #loadedData: string | undefined;
+  #forceSave = false;
+  #maxAgeChanged = false;
+
+  constructor(ctx: Context, cfg: SessionConfig) {
+    this.ctx = ctx;
+    this.cfg = cfg;
+    const raw = readCookie(ctx.headers.cookie, this.cookieName);
+    this.#sentCookie = raw !== undefined;
+    this.#id = parseSessionId(raw);
+    this.#touch = cfg.rolling || cfg.renew;
+  }
+
+  get secure(): boolean {
+    return this.cfg.secure ?? this.ctx.secure;
+  }
+
+  get cookieName(): string {
+    return this.cfg.key ?? (this.secure ? COOKIE_HTTPS : COOKIE_HTTP);
+  }
+
+  /** The session id in the cookie (`undefined` without a session). */
+  get externalKey(): string | undefined {
+    return this.#id && formatSessionId(this.#id);
+  }
+
+  /** The session's tag (its store key without the prefix), while it has one. */
+  get tag(): string | undefined {
+    return this.#id?.tag;
+  }
+
+  /** The browser holds no (valid) session: no cookie, or one the store does not know. */
+  get isNew(): boolean {
+    return !this.#id || this.#verified === false;
+  }
+
+  /** The cookie says there is app data to load before the request runs. */
+  get hasData(): boolean {
+    return this.#id?.data === true;
+  }
+
+  #secretCondition(): Condition {
+    return { field: 'k', value: secretHash(this.#id!.secret) };
+  }
+
+  /** The values of `fields` in one round trip (cached for the request), or `undefined` without a valid session. */
+  async read(fields: string[]): Promise<Array<string | null> | undefined> {
+    const id = this.#id;
+    if (!id || this.#verified === false) return undefined;
+    const missing = fields.filter((f) => !this.#cache.has(f));
+    if (missing.length || this.#verified === undefined) {
+      const hashOfSecret = secretHash(id.secret);
+      const touch = this.#touch ? { ms: this.#lifetimeMs(null), mode: this.cfg.rolling ? ('rolling' as const) : ('renew' as const), secretHash: hashOfSecret } : undefined;
+      const result = await this.cfg.store.read(id.tag, ['k', ...missing], touch);
+      if (this.#id !== id) return this.read(fields); // renewed meanwhile
+      if (!secretMatches(result.values[0], id.secret)) {
+        this.#verified = false;
+        this.#cache.clear();
+        return undefined;
+      }
+      this.#verified = true;
+      missing.forEach((f, i) => this.#cache.set(f, result.values[i + 1] ?? null));
+      if (touch) {
+        this.#touch = false;
+        this.#maxAge = result.maxAge ?? null;
+        if (result.touched) this.#cookieDirty = true;
+      }
+    }
+    return fields.map((f) => this.#cache.get(f) ?? null);
+  }
+
+  /** Forgets what was read of `fields`: the next read asks the store again. */
+  forget(...fields: string[]): void {
+    for (const f of fields) this.#cache.delete(f);
+  }
+
+  /**
+   * The fields starting with one of `prefixes` (pending logins' upkeep; not cached). Read without
+   * checking the secret: use them only to build a change, which is conditional on it.
+   */
+  async fieldsWithPrefix(prefixes: string[]): Promise<Record<string, string>> {
+    if (!this.#id || this.#verified === false) return {};
+    return this.cfg.store.fieldsWithPrefix(this.#id.tag, prefixes);
+  }
+
+  #remember(change: SessionChange, result: ChangeResult): void {
+    this.#maxAge = result.maxAge;
+    if (change.delPrefixes?.length) {
+      for (const f of [...this.#cache.keys()]) if (change.delPrefixes.some((p) => f.startsWith(p))) this.#cache.delete(f);
+    }
+    for (const f of change.del ?? []) this.#cache.set(f, null);
+    for (const [f, v] of Object.entries(change.set ?? {})) this.#cache.set(f, v);
+  }
+
+  /**
+   * Applies `change` to this session, atomically and only while the session is this browser's
+   * (its secret) and `change.when` holds. `create`: when there is no session, start one (a new id,
+   * sent in the cookie). `undefined` when there is no session and none was created.
+   */
+  async change(change: SessionChange, create = false): Promise<ChangeResult | undefined> {
+    if (this.#id && this.#verified !== false) {
+      const when = [this.#secretCondition(), ...(change.when ?? [])];
+      const result = await this.cfg.store.change(this.#id.tag, { ...change, when });
+      if (result.done) {
+        this.#verified = true;
+        this.#remember(change, result);
+        return result;
+      }
+      if (result.failed !== 0) return { ...result, failed: result.failed! - 1 };
+      this.#verified = false;
+      this.#cache.clear();
+    }
+    if (!create) return undefined;
+    const id = newSessionId(false);
+    const fresh = { ...change, when: [{ field: 'k', value: null }, ...(change.when ?? [])], set: { ...change.set, k: secretHash(id.secret) } };
+    const result = await this.cfg.store.change(id.tag, fresh);
+    if (!result.done) return { ...result, failed: result.failed! - 1 };
+    this.#id = id;
+    this.#verified = true;
+    this.#cookieDirty = true;
+    this.#cache.clear();
+    this.#remember(fresh, result);
+    return result;
+  }
+
+  /**
+   * Applies `change` and gives the session a new secret in the same atomic step (the id renewal at
+   * login: session fixation). Without a session, starts one when `create`, else gives `undefined`.
+   */
+  async renew(change: SessionChange, create = true): Promise<ChangeResult | undefined> {
+    if (this.#id && this.#verified !== false) {
+      const next = renewedSessionId(this.#id);
+      const when = [this.#secretCondition(), ...(change.when ?? [])];
+      const renewed = { ...change, when, set: { ...change.set, k: secretHash(next.secret) } };
+      const result = await this.cfg.store.change(this.#id.tag, renewed);
+      if (result.done) {
+        this.#id = next;
+        this.#verified = true;
+        this.#cookieDirty = true;
+        this.#remember(renewed, result);
+        return result;
+      }
+      if (result.failed !== 0) return { ...result, failed: result.failed! - 1 };
+      this.#verified = false;
+      this.#cache.clear();
+    }
+    return create ? this.change(change, true) : undefined;
+  }
+
+  /** Removes `field` and returns its value, atomically: of concurrent takers, one gets it. */
+  async take(field: string): Promise<string | null> {
+    if (!this.#id || this.#verified === false) return null;
+    const value = await this.cfg.store.take(this.#id.tag, field, this.#secretCondition());
+    this.#cache.delete(field);
+    return value;
+  }
+
+  /** Ends the session: deleted from the store, the cookie cleared at the end of the request. */
+  async destroy(): Promise<void> {
+    if (this.#id && this.#verified !== false) await this.cfg.store.destroy(this.#id.tag, this.#secretCondition());
+    this.#id = undefined;
+    this.#verified = undefined;
+    this.#cache.clear();
+    this.#session = null;
+  }
+
+  // --- ctx.session (koa-session's API) ---
+
+  /** Loads the app data (and the providers' logins along with it): the cookie says there is some. */
+  async preload(): Promise<void> {
+    const values = await this.read(['d', 'm', ...this.cfg.prefetch]);
+    if (!values) return;
+    this.#loadedData = values[0] ?? undefined;
+    this.#maxAge = values[1];
+  }
+
+  get session(): Session | null {
+    if (this.#session === undefined) {
+      let data: Record<string, unknown> | undefined;
+      try {
+        data = this.#loadedData === undefined ? undefined : (JSON.parse(this.#loadedData) as Record<string, unknown>);
+      } catch {
+        data = undefined; // not ours to interpret: start over
+      }
+      this.#session = new Session(this, data);
+    }
+    return this.#session;
+  }
+
+  set session(value: Record<string, unknown> | null) {
+    if (value === null) {
+      this.#session = null;
+      return;
+    }
+    if (typeof value !== 'object') throw new TypeError('ctx.session can only be set to null or an object');
+    this.#session = new Session(this, { ...value });
+  }
+
+  get maxAge(): number | 'session' {
+    const own = this.#maxAge;
+    if (own === 'session') return 'session';
+    return own && Number(own) > 0 ? Number(own) : this.cfg.maxAge;
+  }
+
+  set maxAge(value: number | 'session') {
+    if (value !== 'session' && !(typeof value === 'number' && Number.isFinite(value) && value > 0)) {
+      throw new TypeError("ctx.session.maxAge must be a positive number of milliseconds or 'session'");
+    }
+    this.#maxAge = String(value);
+    this.#maxAgeChanged = true;
+  }
+
+  /** Save the app data at the end of the request even if unchanged. */
+  requireSave(): void {
+    this.#forceSave = true;
+  }
+
+  /** `regenerate()`: the same data under a new id (the old one stops working at once). */
+  async regenerate(): Promise<void> {
+    await this.renew({});
+  }
+
+  /** How long the session lives after a write (ms): its own lifetime, else the configured one. */
+  lifetimeMs(): number {
+    return this.#lifetimeMs(this.#maxAge);
+  }
+
+  #lifetimeMs(own: string | null | undefined): number {
+    if (own === 'session' || (own == null && this.cfg.maxAge === 'session')) return this.cfg.sessionTtl;
+    const n = Number(own);
+    return own && n > 0 ? n : (this.cfg.maxAge as number);
+  }
+
+  /** Writes what changed in `ctx.session`, ends a destroyed session, and sets the cookie when it changed. */
+  async commit(): Promise<void> {
+    if (this.#session === null) {
+      await this.destroy();
+      if (this.#sentCookie || this.#cookieDirty) this.#setCookie('', 0);
+      this.#cookieDirty = false;
+      return;
+    }
+    const session = this.#session;
+    if (session) {
+      const json = JSON.stringify(session.toJSON());
+      if (json !== (this.#loadedData ?? '{}') || this.#forceSave || this.#maxAgeChanged) {
+        const empty = json === '{}';
+        const set: Record<string, string> = empty ? {} : { d: json };
+        if (this.#maxAgeChanged) set.m = this.#maxAge!;
+        const change: SessionChange = { set, del: empty ? ['d'] : [], ttl: { ms: this.#lifetimeMs(this.#maxAge), mode: 'reset' } };
+        const result = await this.change(change, !empty || this.#maxAgeChanged);
+        if (result?.done) {
+          this.#loadedData = empty ? undefined : json;
+          this.#id = { ...this.#id!, data: !empty };
+          this.#cookieDirty = result.fields > 0;
+        }
+        this.#forceSave = this.#maxAgeChanged = false;
+      }
+    }
+    if (this.#cookieDirty && this.#id) {
+      const own = this.#maxAge;
+      this.#setCookie(formatSessionId(this.#id), own === 'session' || (own == null && this.cfg.maxAge === 'session') ? undefined : this.#lifetimeMs(own));
+      this.#cookieDirty = false;
+    }
+  }
+
+  #setCookie(value: string, maxAgeMs: number | undefined): void {
+    const cookie = serializeCookie(this.cookieName, value, maxAgeMs, { httpOnly: this.cfg.httpOnly, sameSite: this.cfg.sameSite, secure: this.secure });
+    const name = `${this.cookieName}=`;
+    const previous = this.ctx.response.get('Set-Cookie');
+    const others = (Array.isArray(previous) ? previous : previous ? [String(previous)] : []).filter((c) => !c.startsWith(name));
+    this.ctx.set('Set-Cookie', [...others, cookie]);
+  }
+}
