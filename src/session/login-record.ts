@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { SessionLike } from './session-access.js';
 import type { UserLogin } from '../state.js';
 
@@ -13,6 +14,11 @@ interface HotRecord {
   a: number;
   /** The claims that came from userinfo only (their values are in `c`). */
   u?: string[];
+  /**
+   * A random version, new with each write: a replacement is conditional on the exact record it
+   * read, and two refreshes within one second could otherwise write identical records (ABA).
+   */
+  v: string;
 }
 
 interface TokenRecord {
@@ -34,6 +40,7 @@ export function encodeHot(login: UserLogin): string {
     ...(login.expiresAt !== undefined ? { e: login.expiresAt } : {}),
     a: login.loggedInAt,
     ...(login.userInfo ? { u: fromUserInfo } : {}),
+    v: randomBytes(6).toString('base64url'),
   };
   return JSON.stringify(record);
 }

@@ -54,6 +54,8 @@ export class RequestSession {
   #loadedData: string | undefined;
   #forceSave = false;
   #maxAgeChanged = false;
+  /** The app data could not be loaded (the store is down): `ctx.session` throws this. */
+  #unavailable: unknown;
 
   constructor(ctx: Context, cfg: SessionConfig) {
     this.ctx = ctx;
@@ -219,15 +221,26 @@ export class RequestSession {
 
   // --- ctx.session (koa-session's API) ---
 
-  /** Loads the app data (and the providers' logins along with it): the cookie says there is some. */
+  /**
+   * Loads the app data (and the providers' logins along with it): the cookie says there is some.
+   * When the store is down, only requests that use `ctx.session` fail (it throws the store's
+   * `session_unavailable`); pages that do not use it still answer.
+   */
   async preload(): Promise<void> {
-    const values = await this.read(['d', 'm', ...this.cfg.prefetch]);
+    let values: Array<string | null> | undefined;
+    try {
+      values = await this.read(['d', 'm', ...this.cfg.prefetch]);
+    } catch (err) {
+      this.#unavailable = err;
+      return;
+    }
     if (!values) return;
     this.#loadedData = values[0] ?? undefined;
     this.#maxAge = values[1];
   }
 
   get session(): Session | null {
+    if (this.#unavailable !== undefined) throw this.#unavailable;
     if (this.#session === undefined) {
       let data: Record<string, unknown> | undefined;
       try {
@@ -286,6 +299,7 @@ export class RequestSession {
 
   /** Writes what changed in `ctx.session`, ends a destroyed session, and sets the cookie when it changed. */
   async commit(): Promise<void> {
+    if (this.#unavailable !== undefined && this.#session === undefined) return;
     if (this.#session === null) {
       await this.destroy();
       if (this.#sentCookie || this.#cookieDirty) this.#setCookie('', 0);

@@ -1,22 +1,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type Koa from 'koa';
-import { isOpenIDError, type OpenID } from '../../src/index.js';
+import { type OpenID } from '../../src/index.js';
 import { validIdTokenClaims } from '../support/hostile-provider.js';
-import { startHostileApp, type HostileApp } from '../support/hostile-app.js';
+import { renderingErrors, startHostileApp, type HostileApp } from '../support/hostile-app.js';
 import { newRedis } from '../support/redis.js';
 
 const redis = newRedis();
 
 function routes(app: Koa, openid: OpenID) {
-  app.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (err) {
-      if (!isOpenIDError(err)) throw err;
-      await openid.renderError(ctx, err);
-    }
-  });
+  app.use(renderingErrors(openid));
   app.use(async (ctx) => {
     if (ctx.path === '/refresh') {
       const login = await openid.refresh(ctx);

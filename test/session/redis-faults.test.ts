@@ -8,7 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Koa from 'koa';
 import { Redis } from 'ioredis';
-import { OpenIDError, redisSession, type RedisSessionOptions } from '../../src/index.js';
+import { OpenID, OpenIDError, redisSession, type RedisSessionOptions } from '../../src/index.js';
+import { startHostileProvider } from '../support/hostile-provider.js';
+import { Browser } from '../support/http-client.js';
 import { startOwnRedis, type OwnRedis } from '../support/redis.js';
 import { Jar, serve } from './http.js';
 
@@ -33,6 +35,18 @@ async function startApp(options: RedisSessionOptions) {
   app.on('error', (err: unknown) => void (err instanceof OpenIDError && events.push(err)));
   const served = await serve(app);
   return { url: served.url, events, close: async () => (await served.close(), await sessions.close()) };
+}
+
+/** An app with one provider (a hostile one of the test's own) and sessions in a Redis of its own. */
+async function startLoginApp() {
+  const redis = await startOwnRedis();
+  const op = await startHostileProvider({ clientId: 'faulty' });
+  const app = new Koa();
+  app.silent = true;
+  const sessions = redisSession(app, { redis: redis.url, storeTimeout: 500 });
+  app.use(sessions);
+  const openid = new OpenID(app, { name: 'op', clientId: 'faulty', clientSecret: 'faulty-secret-0123456789abcdef01', configuration: op.discoveryUrl, allowInsecureRequests: true });
+  return { redis, op, app, openid, sessions };
 }
 
 /** A GET as the logged-in user: status, error code, milliseconds. */
@@ -73,6 +87,8 @@ for (const [kind, makeOptions] of [
         assert.ok(r.ms < 1500, `answered in ${r.ms.toFixed(0)} ms`);
       }
       assert.equal((await fetch(t.url('/public'))).status, 200, 'a page without a session cookie needs no Redis');
+      const publicPage = await timed(t.url('/public'), jar);
+      assert.equal(publicPage.status, 200, 'a page that does not use ctx.session answers, also for a visitor whose session holds app data');
       assert.equal(t.events.length, 1, 'one error event for the outage');
       assert.equal(t.events[0]!.code, 'session_unavailable');
 
@@ -112,17 +128,7 @@ test('Redis stalled (SIGSTOP), then resumed: 503 within the store timeout, the l
 });
 
 test('a login in flight when Redis dies ends with that 503, and no half-stored login appears when it returns', async () => {
-  const { startHostileProvider } = await import('../support/hostile-provider.js');
-  const { OpenID } = await import('../../src/index.js');
-  const { Browser } = await import('../support/http-client.js');
-  const redis = await startOwnRedis();
-  const op = await startHostileProvider({ clientId: 'faulty' });
-  const app = new Koa();
-  app.keys = ['faults'];
-  app.silent = true;
-  const sessions = redisSession(app, { redis: redis.url, storeTimeout: 500 });
-  app.use(sessions);
-  const openid = new OpenID(app, { name: 'op', clientId: 'faulty', clientSecret: 'faulty-secret-0123456789abcdef01', configuration: op.discoveryUrl, allowInsecureRequests: true });
+  const { redis, op, app, openid, sessions } = await startLoginApp();
   app.use(openid.optional()).use((ctx) => (ctx.body = { user: ctx.state.user?.sub ?? null }));
   const served = await serve(app);
   try {
@@ -138,6 +144,38 @@ test('a login in flight when Redis dies ends with that 503, and no half-stored l
     assert.deepEqual(await me.json(), { user: null }, 'no login appeared');
     assert.equal(op.tokenRequests.length, 0, 'the code was never exchanged');
   } finally {
+    await served.close();
+    await sessions.close();
+    await op.close();
+    await redis.close();
+  }
+});
+
+test('a logged-in user while Redis is stalled: guarded pages 503 within the store timeout, other pages answer at once', async () => {
+  const { redis, op, app, openid, sessions } = await startLoginApp();
+  app.use(async (ctx, next) => (ctx.path === '/public' ? void (ctx.body = 'public') : next()));
+  app.use(openid.required({ redirect: false })).use((ctx) => (ctx.body = { user: ctx.state.user?.sub ?? null }));
+  const served = await serve(app);
+  try {
+    const b = new Browser();
+    const { response } = await b.follow(served.url('/openid/op/login?returnTo=/me'), { headers: { accept: 'application/json' } });
+    assert.deepEqual(await response.json(), { user: 'alice' });
+    redis.pause();
+    const started = performance.now();
+    const guarded = await b.get(served.url('/me'), { headers: { accept: 'application/json' } });
+    const guardedMs = performance.now() - started;
+    assert.equal(guarded.status, 503);
+    assert.equal(((await guarded.json()) as { error: string }).error, 'session_unavailable');
+    assert.ok(guardedMs < 1500, `answered in ${guardedMs.toFixed(0)} ms`);
+    const before = performance.now();
+    const page = await b.get(served.url('/public'));
+    assert.equal(page.status, 200);
+    assert.ok(performance.now() - before < 200, 'no wait on Redis for a page that does not use the session');
+    redis.resume();
+    const back = await eventually(async () => b.get(served.url('/me'), { headers: { accept: 'application/json' } }), (r) => r.status === 200, 3000);
+    assert.deepEqual(await back.json(), { user: 'alice' }, 'the login survived');
+  } finally {
+    redis.resume();
     await served.close();
     await sessions.close();
     await op.close();

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { OpenID, redisSession, type OpenIDOptions } from '../../src/index.js';
+import { isOpenIDError, OpenID, redisSession, type OpenIDOptions } from '../../src/index.js';
 import { startHostileProvider, type Alg, type HostileProvider } from './hostile-provider.js';
 import { Browser } from './http-client.js';
 import { redisUrl, uniquePrefix } from './redis.js';
@@ -117,4 +117,16 @@ export function showLoginAtMe(app: Koa, openid: OpenID): void {
 /** The login that `GET /me` (see {@link showLoginAtMe}) shows to `browser`. */
 export async function sessionLogin(fx: HostileApp, browser: Browser): Promise<{ claims: { sub: string }; scopes: string[] } | null> {
   return ((await (await browser.get(`${fx.base}/me`)).json()) as { login: { claims: { sub: string }; scopes: string[] } | null }).login;
+}
+
+/** Middleware: the library errors thrown further down are answered as the provider renders them (the routes of `openid` do this themselves). */
+export function renderingErrors(openid: OpenID): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      if (!isOpenIDError(err)) throw err;
+      await openid.renderError(ctx, err);
+    }
+  };
 }

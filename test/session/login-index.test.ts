@@ -1,0 +1,54 @@
+/**
+ * Each stored login is findable by provider + sid and provider + sub, from any instance sharing
+ * the store, until its session ends: what a logout from the provider (back-channel) needs.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import Router from '@koa/router';
+import { RedisStore } from '../../src/session/index.js';
+import { indexKey, sessionsWithLogin } from '../../src/session/login-index.js';
+import { validIdTokenClaims } from '../support/hostile-provider.js';
+import { startHostileApp, type HostileApp } from '../support/hostile-app.js';
+import { newRedis } from '../support/redis.js';
+
+const redis = newRedis();
+let fx: HostileApp;
+let store: RedisStore;
+let sid = 'provider-session-1';
+before(async () => {
+  fx = await startHostileApp({}, (app, openid) => {
+    const router = new Router();
+    router.post('/logout', async (ctx) => (ctx.body = { removed: await openid.logout(ctx) }));
+    app.use(router.routes());
+  });
+  fx.op.onToken((ctx) => fx.op.tokenAnswer(ctx, { ...validIdTokenClaims(ctx), sid }));
+  store = new RedisStore(redis, { prefix: fx.prefix }); // another instance's view of the same store
+});
+after(async () => {
+  await fx.close();
+  await redis.quit();
+});
+
+const tagOf = (cookie: string) => cookie.slice(1, 23);
+
+test('a login is indexed by sid and by sub; the entries end with the login and expire with the session', async () => {
+  sid = 'provider-session-1';
+  const { browser: first } = await fx.login();
+  sid = 'provider-session-2';
+  const { browser: second } = await fx.login();
+  const a = tagOf(first.cookies(fx.base)['koa-session-openid']!);
+  const b = tagOf(second.cookies(fx.base)['koa-session-openid']!);
+
+  assert.deepEqual(await sessionsWithLogin(store, 'hostile', { sid: 'provider-session-1' }), [a]);
+  assert.deepEqual(await sessionsWithLogin(store, 'hostile', { sid: 'provider-session-2' }), [b]);
+  assert.deepEqual((await sessionsWithLogin(store, 'hostile', { sub: 'alice' })).sort(), [a, b].sort());
+  assert.deepEqual(await sessionsWithLogin(store, 'other', { sub: 'alice' }), [], 'per provider');
+
+  const sessionTtl = await redis.pttl(fx.prefix + a);
+  const indexTtl = await redis.pttl(indexKey(fx.prefix, 'hostile', { sid: 'provider-session-1' }));
+  assert.ok(indexTtl > 0 && Math.abs(indexTtl - sessionTtl) < 5_000, `the index expires with the session (${indexTtl} vs ${sessionTtl})`);
+
+  assert.deepEqual(await (await first.post(`${fx.base}/logout`, {})).json(), { removed: true });
+  assert.deepEqual(await sessionsWithLogin(store, 'hostile', { sid: 'provider-session-1' }), []);
+  assert.deepEqual(await sessionsWithLogin(store, 'hostile', { sub: 'alice' }), [b]);
+});
