@@ -179,8 +179,10 @@ async function stopServer(server: Server): Promise<void> {
 
 interface Stored {
   key: string;
-  /** STRLEN: the serialized session's bytes. */
+  /** The serialized session's bytes (E: STRLEN; L: its hash's fields and values). */
   bytes: number;
+  /** L: what a guard reads (HMGET of the secret's hash and the provider's hot login record). */
+  hotBytes?: number;
   /** MEMORY USAGE (SAMPLES 0): what the key takes in Redis. */
   memory: number;
   accessToken: number;
@@ -198,24 +200,34 @@ const decodeClaims = (jwt: string): Record<string, unknown> => JSON.parse(Buffer
 
 async function readStored(client: Redis, scenario: SessionScenario, cookieValue: string | undefined): Promise<Stored> {
   if (!cookieValue) throw new Error(`${scenario}: no session cookie after the login`);
-  const key = scenario === 'E' ? `sess:${cookieValue}` : `koa-session-openid:sess:${cookieValue}`;
-  const raw = await client.get(key);
-  if (raw === null) throw new Error(`${scenario}: no session under ${key}`);
+  // L: one hash per session under the prefix and the cookie's tag (its characters 1-22).
+  const key = scenario === 'E' ? `sess:${cookieValue}` : `koa-session-openid:${cookieValue.slice(1, 23)}`;
   const memory = Number(await client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
-  const session = JSON.parse(raw) as Record<string, any>;
   let tokens: { access?: string; refresh?: string; id?: string };
   let storedClaims: number | undefined;
+  let bytes: number;
+  let hotBytes: number | undefined;
   if (scenario === 'E') {
-    const data = session.data ?? {};
+    const raw = await client.get(key);
+    if (raw === null) throw new Error(`${scenario}: no session under ${key}`);
+    bytes = Buffer.byteLength(raw);
+    const data = (JSON.parse(raw) as { data?: Record<string, string> }).data ?? {};
     tokens = { access: data.access_token, refresh: data.refresh_token, id: data.id_token };
   } else {
-    const record = session.openid?.[PROVIDER_NAMES[0]!] ?? {};
-    tokens = { access: record.tokens?.accessToken, refresh: record.tokens?.refreshToken, id: record.tokens?.idToken };
-    storedClaims = Object.keys(record.claims ?? {}).length;
+    const fields = await client.hgetall(key);
+    if (!fields.k) throw new Error(`${scenario}: no session under ${key}`);
+    bytes = Object.entries(fields).reduce((n, [f, v]) => n + Buffer.byteLength(f) + Buffer.byteLength(v), 0);
+    const name = PROVIDER_NAMES[0]!;
+    const hot = JSON.parse(fields[`l:${name}`] ?? '{}') as { c?: Record<string, unknown> };
+    const cold = JSON.parse(fields[`t:${name}`] ?? '{}') as { at?: string; rt?: string; it?: string };
+    hotBytes = Buffer.byteLength(fields.k) + Buffer.byteLength(fields[`l:${name}`] ?? '');
+    tokens = { access: cold.at, refresh: cold.rt, id: cold.it };
+    storedClaims = Object.keys(hot.c ?? {}).length;
   }
   return {
     key,
-    bytes: Buffer.byteLength(raw),
+    bytes,
+    ...(hotBytes !== undefined ? { hotBytes } : {}),
     memory,
     accessToken: tokens.access?.length ?? 0,
     ...(tokens.access?.split('.').length === 3 ? { accessTokenClaims: Object.keys(decodeClaims(tokens.access)).length } : {}),
@@ -436,7 +448,7 @@ async function main(): Promise<number> {
         `E's: ${fmt(sE.accessToken)} / ${fmt(sE.refreshToken)} / ${fmt(sE.idToken)} chars`,
     );
     console.log(
-      `session in Redis: L ${fmt(sL.bytes)} B (STRLEN, one JSON string: ${sL.storedClaims} claims + tokens + scopes/times), MEMORY USAGE ${fmt(sL.memory)} B; ` +
+      `session in Redis: L ${fmt(sL.bytes)} B (a hash: ${sL.storedClaims} claims + scopes/times hot, tokens cold; a guard reads ${fmt(sL.hotBytes ?? 0)} B), MEMORY USAGE ${fmt(sL.memory)} B; ` +
         `E ${fmt(sE.bytes)} B (STRLEN: tokens + header + cookie), MEMORY USAGE ${fmt(sE.memory)} B`,
     );
   }

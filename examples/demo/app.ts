@@ -9,7 +9,6 @@
  *   POST /logout/<name>       ends that provider's login only
  *   GET  /private             login with the first provider required (redirect, or 401 JSON)
  */
-import { randomBytes } from 'node:crypto';
 
 import Router from '@koa/router';
 import Koa from 'koa';
@@ -124,7 +123,6 @@ export function createDemoApp(opts: DemoAppOptions): DemoApp {
   if (opts.providers.length === 0) throw new TypeError('createDemoApp(): "providers" must not be empty');
   const app = new Koa();
   // Signs the session cookie. A random key means sessions do not survive a restart: fine for a demo.
-  app.keys = [process.env.SESSION_SECRET || randomBytes(32).toString('base64url')];
 
   // Its own key prefix, so the demo can share a Redis with other apps.
   const sessions = redisSession(app, { prefix: 'koa-session-openid-demo:sess:', ...(opts.redisUrl ? { redis: opts.redisUrl } : {}) });

@@ -3,7 +3,6 @@
  *
  *   PORT=3000            the app's port on 127.0.0.1 (default 3000)
  *   REDIS_URL=redis://…  keep sessions in Redis (default: in memory, lost on restart)
- *   SESSION_SECRET=…     the session cookie signing key (default: random at each start)
  */
 import { closeOnSignals, portFromEnv } from '../shared/serve.js';
 import { startDemo, DEMO_PROVIDERS } from './start.js';
