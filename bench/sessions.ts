@@ -22,6 +22,10 @@
  * `npm test`.
  *
  *   --slices 8 --duration 2 --warmup 2     slices per pair; seconds per slice; seconds of warm-up per server
+ *   --pairs L/K,L2/K2                       only these pairs
+ *   --perf DIR                              Linux perf: the servers run with --perf-basic-prof and each pair's
+ *                                           numerator is recorded during its slices (DIR/<pair>.perf.data;
+ *                                           `perf report -i … --no-children --sort symbol`)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,8 +49,11 @@ const { values: args } = parseArgs({
     slices: { type: 'string', default: '8' },
     duration: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '2' },
+    pairs: { type: 'string' },
+    perf: { type: 'string' },
   },
 });
+const PERF_DIR = args.perf;
 const SLICES = Number(args.slices);
 const DURATION = Number(args.duration);
 const WARMUP = Number(args.warmup);
@@ -157,7 +164,7 @@ function message<T>(child: ChildProcess, key: string, what: string): Promise<T> 
 }
 
 async function startServer(scenario: SessionScenario): Promise<Server> {
-  const node = [process.execPath, '--import', 'tsx', SERVER_FILE, scenario];
+  const node = [process.execPath, ...(PERF_DIR ? ['--perf-basic-prof'] : []), '--import', 'tsx', SERVER_FILE, scenario];
   const cmd = TASKSET ? ['taskset', '-c', String(SERVER_CORE), ...node] : node;
   const child = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   live.add(child);
@@ -326,6 +333,9 @@ async function comparePair(pair: Pair, client: Redis, redisPid: number): Promise
     };
     for (const server of servers) await run(server, WARMUP);
     const [numServer, denServer] = servers as [Server, Server];
+    const perf = PERF_DIR
+      ? spawn('perf', ['record', '-F', '999', '-g', '-p', String(numServer.child.pid), '-o', join(PERF_DIR, `${pair.id.replace(/\W+/g, '-')}.perf.data`)], { stdio: 'ignore' })
+      : undefined;
     const num: Run[] = [];
     const den: Run[] = [];
     for (let i = 0; i < SLICES; i++) {
@@ -336,6 +346,10 @@ async function comparePair(pair: Pair, client: Redis, redisPid: number): Promise
         num.push(await run(numServer, DURATION));
         den.push(await run(denServer, DURATION));
       }
+    }
+    if (perf) {
+      perf.kill('SIGINT');
+      await once(perf, 'exit');
     }
     return { pair, num, den, stored };
   } finally {
@@ -422,7 +436,8 @@ async function main(): Promise<number> {
 
   const results: PairResult[] = [];
   try {
-    for (const pair of PAIRS) {
+    const only = args.pairs?.split(',');
+    for (const pair of PAIRS.filter((p) => !only || only.includes(p.id))) {
       const result = await comparePair(pair, client, redis.pid);
       results.push(result);
       const slices = result.num.map((n, i) => {
@@ -438,9 +453,9 @@ async function main(): Promise<number> {
     client.disconnect();
   }
 
-  const le = results.find((r) => r.pair.id === 'L/E')!;
-  const sL = le.stored.L;
-  const sE = le.stored.E;
+  const le = results.find((r) => r.pair.id === 'L/E');
+  const sL = le?.stored.L;
+  const sE = le?.stored.E;
   if (sL && sE) {
     console.log(
       `\nstored login (L's session): access token ${fmt(sL.accessToken)} chars (RS256 JWT, ${sL.accessTokenClaims ?? '?'} claims), ` +

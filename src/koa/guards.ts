@@ -104,7 +104,7 @@ export function required(host: GuardHost, options: RequiredOptions = {}): Middle
     }
     const login = await exposeLogin(ctx, host.name);
     if (login) {
-      const refusal = await sessionRefusal(login, ctx);
+      const refusal = scopes.length || check ? await sessionRefusal(login, ctx) : undefined;
       return refusal ? host.renderError(ctx, refusal) : next();
     }
     if (opts.redirect && (ctx.method === 'GET' || ctx.method === 'HEAD') && wantsHtml(ctx)) {

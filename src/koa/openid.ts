@@ -16,7 +16,7 @@ import type { UserLogin } from '../state.js';
 import { resolveOptions, type OpenIDOptions, type ResolvedOptions } from '../options.js';
 import { refreshLogin } from '../provider/refresh.js';
 import { renderError } from './render-error.js';
-import { exactRoutes } from './routes.js';
+import { addExactRoutes } from './routes.js';
 import { safeReturnTo } from '../login/return-to.js';
 import { fetchUserInfo, type UserInfoOptions } from '../provider/userinfo.js';
 import { accessTokenCheck, verifyJwt } from '../jwt/verify-jwt.js';
@@ -91,7 +91,7 @@ export class OpenID {
       app.get(this.options.routeAuth, callback);
       app.post(this.options.routeAuth, callback);
     } else {
-      app.use(exactRoutes({ login: this.options.routeLogin, auth: this.options.routeAuth }, { login, callback }));
+      addExactRoutes(app, { login: this.options.routeLogin, auth: this.options.routeAuth }, { login, callback });
     }
   }
 

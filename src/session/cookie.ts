@@ -8,6 +8,20 @@ export interface CookieAttributes {
 
 const SAME_SITE = { lax: 'Lax', strict: 'Strict', none: 'None' } as const;
 
+/**
+ * The request's `Cookie` header, from `rawHeaders`: Node builds `req.headers` on first use, which
+ * a request that never needs a header (a page that uses no session) should not pay for.
+ */
+export function cookieHeader(req: { rawHeaders: string[] }): string | undefined {
+  const raw = req.rawHeaders;
+  let found: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 6 && name.toLowerCase() === 'cookie') found = found === undefined ? raw[i + 1] : `${found}; ${raw[i + 1]}`;
+  }
+  return found;
+}
+
 /** The first value of cookie `name` in a `Cookie` header (RFC 6265 §5.4: the most specific comes first), or `undefined`. */
 export function readCookie(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined;

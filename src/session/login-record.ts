@@ -67,6 +67,41 @@ const parse = (raw: string | null | undefined): Record<string, unknown> | undefi
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
+/** Parsed hot records by their exact stored text, most recent last. */
+const parsed = new Map<string, UserLogin>();
+const PARSED_MAX = 1000;
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * A login's hot part read back, without tokens: parsed once per stored record. A record never
+ * changes (every write makes a new one, with a new version), so the text read from the store is
+ * the key: nothing is served that the store did not just return. The result is frozen (shared by
+ * the requests that read the same record), like the bearer check's cached claims.
+ */
+export function decodeHotLogin(rawHot: string | null | undefined): UserLogin | undefined {
+  if (!rawHot) return undefined;
+  let login = parsed.get(rawHot);
+  if (login) {
+    // Most recently used last: re-insert.
+    parsed.delete(rawHot);
+    parsed.set(rawHot, login);
+    return login;
+  }
+  login = decodeLogin(rawHot);
+  if (!login) return undefined;
+  deepFreeze(login);
+  if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!);
+  parsed.set(rawHot, login);
+  return login;
+}
+
 /** A stored login read back (tokens when `rawTokens` is given), or `undefined` for anything malformed. */
 export function decodeLogin(rawHot: string | null | undefined, rawTokens?: string | null): UserLogin | undefined {
   const hot = parse(rawHot);

@@ -37,18 +37,19 @@ export interface SessionLogins {
   removeLogin(name: string): Promise<boolean>;
 }
 
-const cache = new WeakMap<Context, SessionLogins>();
+const LOGINS = Symbol('koa-session-openid.logins');
+type WithLogins = Context & { [LOGINS]?: SessionLogins };
 
 /**
  * The request's logins: the built-in session's, else those kept in a koa-session of the app's own
  * (with a store: tokens never go into a cookie). No session at all is a setup mistake (`TypeError`).
  */
 export function loginsOf(ctx: Context): SessionLogins {
-  let logins = cache.get(ctx);
+  let logins = (ctx as WithLogins)[LOGINS];
   if (!logins) {
     const native = sessionOfContext(ctx);
     logins = native ? new NativeLogins(native) : new KoaSessionLogins(ctx, sessionOf(ctx));
-    cache.set(ctx, logins);
+    (ctx as WithLogins)[LOGINS] = logins;
   }
   return logins;
 }

@@ -1,7 +1,7 @@
 import { OpenIDError } from '../errors.js';
 import type { UserLogin } from '../state.js';
 import { indexLogin, unindexLogin } from './login-index.js';
-import { decodeLogin, encodeHot, encodeTokens } from './login-record.js';
+import { decodeHotLogin, decodeLogin, encodeHot, encodeTokens } from './login-record.js';
 import type { Replaced, SessionLogins } from './logins.js';
 import { pendingToDrop, settle, stateId, type SettledLogin, type Transaction } from './pending.js';
 import type { RequestSession } from './request-session.js';
@@ -54,7 +54,7 @@ export class NativeLogins implements SessionLogins {
 
   async login(name: string, withTokens = false): Promise<UserLogin | undefined> {
     const values = await this.#rs.read(withTokens ? [HOT + name, COLD + name] : [HOT + name]);
-    const login = values && decodeLogin(values[0], withTokens ? values[1] : undefined);
+    const login = values && (withTokens ? decodeLogin(values[0], values[1]) : decodeHotLogin(values[0]));
     if (login) this.#read.set(name, values![0]!);
     return login;
   }

@@ -8,8 +8,9 @@ import { MemoryStore } from './memory-store.js';
 import { RedisStore, type RedisClientLike } from './redis-store.js';
 import { ONE_DAY_MS, parseOptions, StoreOptionsSchema, type SessionStore } from './store.js';
 import type {} from './context-types.js';
-import { answeringStoreFailures, failingClearly } from './store-failure.js';
-import { REQUEST_SESSION, RequestSession, type SessionConfig } from './request-session.js';
+import { answerStoreFailure, failingClearly } from './store-failure.js';
+import { cookieHeader } from './cookie.js';
+import { openSession, SESSION_CONFIG, sessionOfContext, usedSession, type SessionConfig } from './request-session.js';
 
 const REDIS_URL = /^rediss?:\/\/./;
 /** RFC 6265 §4.1.1 cookie-name (an RFC 7230 token). */
@@ -219,25 +220,38 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
     prefetch: [],
   };
   configs.set(app, cfg);
+  (app.context as unknown as Record<symbol, SessionConfig>)[SESSION_CONFIG] = cfg;
   Object.defineProperty(app.context, 'session', {
     configurable: true,
     get(this: Koa.Context) {
-      return (this as unknown as Record<symbol, RequestSession | undefined>)[REQUEST_SESSION]?.session;
+      return sessionOfContext(this)?.session;
     },
     set(this: Koa.Context, value: Record<string, unknown> | null) {
-      const rs = (this as unknown as Record<symbol, RequestSession | undefined>)[REQUEST_SESSION];
+      const rs = sessionOfContext(this);
       if (!rs) throw new TypeError('ctx.session is set before the session middleware ran');
       rs.session = value;
     },
   });
 
-  const middleware = answeringStoreFailures(async function session(ctx, next) {
-    const rs = new RequestSession(ctx, cfg);
-    (ctx as unknown as Record<symbol, RequestSession>)[REQUEST_SESSION] = rs;
-    if (rs.hasData) await rs.preload();
-    await next();
-    await rs.commit();
-  });
+  // Whether a request's cookie may say "app data" (checked properly once the session is made); the
+  // default names both end in "koa-session-openid".
+  const marker = `${opts.key ?? 'koa-session-openid'}=d`;
+  const failed = (ctx: Koa.Context, err: unknown) => {
+    if (!answerStoreFailure(ctx, err)) throw err;
+  };
+  const finish = (ctx: Koa.Context) => {
+    const rs = usedSession(ctx);
+    return rs?.pending ? rs.commit().catch((err: unknown) => failed(ctx, err)) : undefined;
+  };
+  const middleware: Koa.Middleware = (ctx, next) => {
+    openSession(ctx);
+    const cookie = cookieHeader(ctx.req);
+    if (cookie !== undefined && cookie.includes(marker)) {
+      const rs = sessionOfContext(ctx)!;
+      if (rs.hasData) return rs.preload().then(() => next()).then(() => finish(ctx), (err: unknown) => failed(ctx, err));
+    }
+    return next().then(() => finish(ctx), (err: unknown) => failed(ctx, err));
+  };
 
   let closing: Promise<void> | undefined;
   return Object.assign(middleware, {

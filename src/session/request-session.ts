@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
-import { readCookie, serializeCookie } from './cookie.js';
-import { formatSessionId, newSessionId, parseSessionId, renewedSessionId, secretHash, secretMatches, type SessionId } from './session-id.js';
+import { cookieHeader, readCookie, serializeCookie } from './cookie.js';
+import { formatSessionId, newSessionId, parseSessionId, renewedSessionId, secretHash, type SessionId } from './session-id.js';
 import { Session } from './session.js';
 import type { ChangeResult, Condition, SessionChange, SessionStore } from './store.js';
 
@@ -24,10 +24,32 @@ export interface SessionConfig {
   prefetch: string[];
 }
 
-/** Where a request's session lives on its context. */
-export const REQUEST_SESSION = Symbol.for('koa-session-openid.session');
+/** The middleware's configuration, on `app.context` (so every request inherits it at no cost). */
+export const SESSION_CONFIG = Symbol('koa-session-openid.config');
+/** Set on a request's context while the session middleware runs it (`true`), then its session once something uses it. */
+export const REQUEST_SESSION = Symbol('koa-session-openid.session');
 
-export const sessionOfContext = (ctx: Context): RequestSession | undefined => (ctx as unknown as Record<symbol, RequestSession | undefined>)[REQUEST_SESSION];
+type WithSession = Context & { [SESSION_CONFIG]?: SessionConfig; [REQUEST_SESSION]?: RequestSession | true };
+
+/** Marks `ctx` as served by the session middleware (its session is made on first use). */
+export function openSession(ctx: Context): void {
+  (ctx as WithSession)[REQUEST_SESSION] = true;
+}
+
+/** The request's session, made on first use; `undefined` when the session middleware does not run this request. */
+export function sessionOfContext(ctx: Context): RequestSession | undefined {
+  const current = (ctx as WithSession)[REQUEST_SESSION];
+  if (current !== true) return current;
+  const rs = new RequestSession(ctx, (ctx as WithSession)[SESSION_CONFIG]!);
+  (ctx as WithSession)[REQUEST_SESSION] = rs;
+  return rs;
+}
+
+/** The request's session if something used it (to commit at the end of the request). */
+export function usedSession(ctx: Context): RequestSession | undefined {
+  const current = (ctx as WithSession)[REQUEST_SESSION];
+  return current === true ? undefined : current;
+}
 
 /**
  * One request's view of its session. Nothing is read before something asks (a login, or
@@ -60,7 +82,7 @@ export class RequestSession {
   constructor(ctx: Context, cfg: SessionConfig) {
     this.ctx = ctx;
     this.cfg = cfg;
-    const raw = readCookie(ctx.headers.cookie, this.cookieName);
+    const raw = readCookie(cookieHeader(ctx.req), this.cookieName);
     this.#sentCookie = raw !== undefined;
     this.#id = parseSessionId(raw);
     this.#touch = cfg.rolling || cfg.renew;
@@ -94,8 +116,16 @@ export class RequestSession {
     return this.#id?.data === true;
   }
 
+  /** The hash of the current id's secret (computed once per id). */
+  #hashOf: { secret: string; hash: string } | undefined;
+
+  #secretHash(id: SessionId): string {
+    if (this.#hashOf?.secret !== id.secret) this.#hashOf = { secret: id.secret, hash: secretHash(id.secret) };
+    return this.#hashOf.hash;
+  }
+
   #secretCondition(): Condition {
-    return { field: 'k', value: secretHash(this.#id!.secret) };
+    return { field: 'k', value: this.#secretHash(this.#id!) };
   }
 
   /** The values of `fields` in one round trip (cached for the request), or `undefined` without a valid session. */
@@ -104,11 +134,14 @@ export class RequestSession {
     if (!id || this.#verified === false) return undefined;
     const missing = fields.filter((f) => !this.#cache.has(f));
     if (missing.length || this.#verified === undefined) {
-      const hashOfSecret = secretHash(id.secret);
+      const hashOfSecret = this.#secretHash(id);
       const touch = this.#touch ? { ms: this.#lifetimeMs(null), mode: this.cfg.rolling ? ('rolling' as const) : ('renew' as const), secretHash: hashOfSecret } : undefined;
-      const result = await this.cfg.store.read(id.tag, ['k', ...missing], touch);
+      missing.unshift('k');
+      const result = await this.cfg.store.read(id.tag, missing, touch);
+      missing.shift();
       if (this.#id !== id) return this.read(fields); // renewed meanwhile
-      if (!secretMatches(result.values[0], id.secret)) {
+      // Comparing digests: a timing difference could only reveal the digest, never the secret.
+      if (result.values[0] !== hashOfSecret) {
         this.#verified = false;
         this.#cache.clear();
         return undefined;
@@ -167,7 +200,7 @@ export class RequestSession {
     }
     if (!create) return undefined;
     const id = newSessionId(false);
-    const fresh = { ...change, when: [{ field: 'k', value: null }, ...(change.when ?? [])], set: { ...change.set, k: secretHash(id.secret) } };
+    const fresh = { ...change, when: [{ field: 'k', value: null }, ...(change.when ?? [])], set: { ...change.set, k: this.#secretHash(id) } };
     const result = await this.cfg.store.change(id.tag, fresh);
     if (!result.done) return { ...result, failed: result.failed! - 1 };
     this.#id = id;
@@ -186,7 +219,7 @@ export class RequestSession {
     if (this.#id && this.#verified !== false) {
       const next = renewedSessionId(this.#id);
       const when = [this.#secretCondition(), ...(change.when ?? [])];
-      const renewed = { ...change, when, set: { ...change.set, k: secretHash(next.secret) } };
+      const renewed = { ...change, when, set: { ...change.set, k: this.#secretHash(next) } };
       const result = await this.cfg.store.change(this.#id.tag, renewed);
       if (result.done) {
         this.#id = next;
@@ -295,6 +328,11 @@ export class RequestSession {
     if (own === 'session' || (own == null && this.cfg.maxAge === 'session')) return this.cfg.sessionTtl;
     const n = Number(own);
     return own && n > 0 ? n : (this.cfg.maxAge as number);
+  }
+
+  /** Whether the end of the request has anything to do (write, end the session, set the cookie). */
+  get pending(): boolean {
+    return this.#session !== undefined || this.#cookieDirty;
   }
 
   /** Writes what changed in `ctx.session`, ends a destroyed session, and sets the cookie when it changed. */

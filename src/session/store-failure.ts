@@ -1,4 +1,4 @@
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
 import { OpenIDError } from '../errors.js';
 import { answerError } from '../error-page.js';
 import { reportServerError } from '../respond.js';
@@ -26,6 +26,50 @@ class Outage {
 
 const METHODS = ['read', 'change', 'take', 'destroy', 'fieldsWithPrefix', 'indexAdd', 'indexMembers', 'indexRemove'] as const;
 
+interface Pending {
+  at: number;
+  expire(): void;
+}
+
+/**
+ * Calls that must end by a deadline, checked by one timer for all of them (a timer per call would
+ * cost every request a setTimeout and a clearTimeout). A call fails at most a tick (a quarter of
+ * the timeout, 10-100 ms) after its deadline; the timer stops while nothing is pending.
+ */
+class Deadlines {
+  readonly #pending = new Set<Pending>();
+  readonly #tick: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(timeoutMs: number) {
+    this.#tick = Math.min(100, Math.max(10, Math.floor(timeoutMs / 4)));
+  }
+
+  add(entry: Pending): void {
+    this.#pending.add(entry);
+    this.#timer ??= setInterval(() => this.#check(), this.#tick).unref();
+  }
+
+  delete(entry: Pending): void {
+    this.#pending.delete(entry);
+  }
+
+  #check(): void {
+    if (this.#pending.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
+    const now = Date.now();
+    for (const entry of this.#pending) {
+      if (entry.at <= now) {
+        this.#pending.delete(entry);
+        entry.expire();
+      }
+    }
+  }
+}
+
 /**
  * The store with every failure turned into `session_unavailable` (503), and every call bounded by
  * `timeoutMs`: a Redis that is down, stalled or refusing is the app's dependency failing, never the
@@ -34,23 +78,31 @@ const METHODS = ['read', 'change', 'take', 'destroy', 'fieldsWithPrefix', 'index
  */
 export function failingClearly(store: SessionStore, timeoutMs: number): SessionStore {
   const outage = new Outage();
-  const bounded = <T>(call: () => Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(outage.failure(new Error(`no answer within ${timeoutMs} ms`), 'the session store did not answer in time')), timeoutMs);
-    });
-    return Promise.race([Promise.resolve().then(call), timeout]).then(
-      (value) => {
-        clearTimeout(timer);
+  const deadlines = new Deadlines(timeoutMs);
+  const bounded = <T>(call: () => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const entry: Pending = {
+        at: Date.now() + timeoutMs,
+        expire: () => reject(outage.failure(new Error(`no answer within ${timeoutMs} ms`), 'the session store did not answer in time')),
+      };
+      const failed = (err: unknown) => {
+        deadlines.delete(entry);
+        reject(outage.failure(err, 'the session store is not available'));
+      };
+      let promise: Promise<T>;
+      try {
+        promise = call();
+      } catch (err) {
+        failed(err);
+        return;
+      }
+      deadlines.add(entry);
+      promise.then((value) => {
+        deadlines.delete(entry);
         outage.success();
-        return value;
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        throw outage.failure(err, 'the session store is not available');
-      },
-    );
-  };
+        resolve(value);
+      }, failed);
+    });
   const guarded = { prefix: store.prefix } as Record<string, unknown>;
   for (const name of METHODS) {
     const method = store[name] as (...args: unknown[]) => Promise<unknown>;
@@ -59,16 +111,14 @@ export function failingClearly(store: SessionStore, timeoutMs: number): SessionS
   return guarded as unknown as SessionStore;
 }
 
-/** Answers a `session_unavailable` failure with 503 (a page or JSON) and reports it as a Koa `error` event (once per outage). */
-export function answeringStoreFailures(sessions: Middleware): Middleware {
-  return async (ctx: Context, next) => {
-    try {
-      await sessions(ctx, next);
-    } catch (err) {
-      if (!(err instanceof OpenIDError && err.code === 'session_unavailable')) throw err;
-      answerError(ctx, err);
-      ctx.set('Retry-After', '5');
-      reportServerError(ctx, err);
-    }
-  };
+/**
+ * Answers a `session_unavailable` failure with 503 (a page or JSON) and reports it as a Koa `error`
+ * event (once per outage); `false` for any other error, which is not this function's to answer.
+ */
+export function answerStoreFailure(ctx: Context, err: unknown): boolean {
+  if (!(err instanceof OpenIDError && err.code === 'session_unavailable')) return false;
+  answerError(ctx, err);
+  ctx.set('Retry-After', '5');
+  reportServerError(ctx, err);
+  return true;
 }

@@ -30,7 +30,7 @@ let fx: HostileApp;
 before(async () => {
   fx = await startHostileApp({ scopes: ['openid', 'profile', 'email', 'offline_access'] }, (app, openid) => {
     const router = new Router();
-    router.get('/private', openid.required({ redirect: false }), (ctx) => (ctx.body = { sub: ctx.state.user!.sub }));
+    router.get('/private', openid.required({ redirect: false }), (ctx) => (ctx.body = { sub: ctx.state.user!.sub, name: ctx.state.user!.name, frozen: Object.isFrozen(ctx.state.user) }));
     app.use(router.routes());
   });
   // Keycloak-sized tokens: ~1.2 KB access token, ~0.8 KB refresh token, ~1 KB ID token.
@@ -76,4 +76,17 @@ test('a guarded request sends one command (HMGET of the secret\'s hash and the h
   assert.ok(read <= 600, `a guard reads ${read} bytes`);
   const total = Object.entries(stored).reduce((n, [f, v]) => n + f.length + v.length, 0);
   assert.ok(total <= 4096, `the stored login is ${total} bytes`);
+});
+
+test('a hot record is parsed once, keyed by its exact stored text: a changed record is seen at once; the claims are frozen', async () => {
+  const { browser } = await fx.login();
+  const key = fx.prefix + browser.cookies(fx.base)['koa-session-openid']!.slice(1, 23);
+  const get = async () => (await browser.get(`${fx.base}/private`, { headers: { accept: 'application/json' } })).json();
+  assert.deepEqual(await get(), { sub: 'alice', name: KEYCLOAK_CLAIMS.name, frozen: true });
+  assert.deepEqual(await get(), { sub: 'alice', name: KEYCLOAK_CLAIMS.name, frozen: true });
+  const hot = JSON.parse((await redis.hget(key, 'l:hostile'))!);
+  await redis.hset(key, 'l:hostile', JSON.stringify({ ...hot, c: { ...hot.c, name: 'Changed elsewhere' } }));
+  assert.equal((await get()).name, 'Changed elsewhere', 'another instance\'s write is seen by the next request');
+  await redis.hdel(key, 'l:hostile');
+  assert.equal((await browser.get(`${fx.base}/private`, { headers: { accept: 'application/json' } })).status, 401, 'and so is a logout');
 });
