@@ -12,6 +12,11 @@
  *       req.oidc.user as JSON. connect-redis 7 loses every session under express-openid-connect 3
  *       (its `get(sid, cb = noop)` has length 1, so express-openid-connect takes it for a promise
  *       API and reads `undefined`); 9 and 10 need node-redis 5 (10 also Node 22).
+ *   H   a minimal hand-written openid-client 6 login on Koa doing the same checks as the library's:
+ *       state, nonce and PKCE kept in Redis (ioredis, auto-pipelined) under a random cookie, the
+ *       code grant with openid-client (ID token claims, nonce), the ID token's signature with jose
+ *       over the provider's JWKS (openid-client 6 does not verify it), the session in Redis;
+ *       GET /me answers its claims or redirects to /login (the login bench's peer)
  *   K   bare Koa: ctx.body = 'hello' for every request
  *   K2  the L2 app's routing without the library: GET /public answers 'hello'
  */
@@ -20,7 +25,7 @@ import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import type { ConfigParams } from 'express-openid-connect';
 
-export type SessionScenario = 'L' | 'L2' | 'E' | 'K' | 'K2';
+export type SessionScenario = 'L' | 'L2' | 'E' | 'H' | 'K' | 'K2';
 
 export interface ProviderConfig {
   /** The provider's route and session name (`/openid/<name>/...`). */
@@ -109,6 +114,71 @@ async function expressApp(cfg: ServerConfig, baseUrl: string): Promise<Handler> 
   return app;
 }
 
+async function handWrittenApp(cfg: ServerConfig, baseUrl: string): Promise<Handler> {
+  const client = await import('openid-client');
+  const jose = await import('jose');
+  const { randomBytes } = await import('node:crypto');
+  const { Redis } = await import('ioredis');
+  const p = cfg.providers[0]!;
+  const config = await client.discovery(new URL(p.issuer), p.clientId, p.clientSecret, undefined, { execute: [client.allowInsecureRequests] });
+  const issuer = config.serverMetadata().issuer;
+  const jwks = jose.createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri!));
+  const redis = new Redis(cfg.redisUrl, { connectionName: 'bench-hand-written', enableAutoPipelining: true });
+  const redirectUri = `${baseUrl}/callback`;
+  const cookie = { httpOnly: true, sameSite: 'lax' as const, signed: false };
+  const app = new Koa();
+  app.use(async (ctx) => {
+    if (ctx.path === '/me') {
+      const sid = ctx.cookies.get('sid');
+      const stored = sid ? await redis.get(`hand:sess:${sid}`) : null;
+      if (stored) ctx.body = (JSON.parse(stored) as { claims: unknown }).claims;
+      else ctx.redirect('/login');
+    } else if (ctx.path === '/login') {
+      const state = client.randomState();
+      const nonce = client.randomNonce();
+      const verifier = client.randomPKCECodeVerifier();
+      const tx = randomBytes(16).toString('base64url');
+      await redis.set(`hand:tx:${tx}`, JSON.stringify({ state, nonce, verifier }), 'PX', 600_000);
+      ctx.cookies.set('tx', tx, cookie);
+      ctx.redirect(
+        client.buildAuthorizationUrl(config, {
+          redirect_uri: redirectUri,
+          scope: cfg.scopes.join(' '),
+          resource: cfg.resource,
+          state,
+          nonce,
+          code_challenge: await client.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+        }).href,
+      );
+    } else if (ctx.path === '/callback') {
+      const tx = ctx.cookies.get('tx');
+      const raw = tx ? await redis.getdel(`hand:tx:${tx}`) : null;
+      if (!raw) {
+        ctx.status = 400;
+        return;
+      }
+      const { state, nonce, verifier } = JSON.parse(raw) as { state: string; nonce: string; verifier: string };
+      const tokens = await client.authorizationCodeGrant(config, new URL(ctx.href), {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+        expectedNonce: nonce,
+        idTokenExpected: true,
+      });
+      const { payload } = await jose.jwtVerify(tokens.id_token!, jwks, { issuer, audience: p.clientId, algorithms: ['RS256'] });
+      const sid = randomBytes(16).toString('base64url');
+      const session = { claims: payload, tokens: { access: tokens.access_token, refresh: tokens.refresh_token, id: tokens.id_token } };
+      await redis.set(`hand:sess:${sid}`, JSON.stringify(session), 'PX', 86_400_000);
+      ctx.cookies.set('tx', null);
+      ctx.cookies.set('sid', sid, cookie);
+      ctx.redirect('/me');
+    } else {
+      ctx.status = 404;
+    }
+  });
+  return app.callback();
+}
+
 function koaHello(onlyPublic: boolean): Handler {
   const app = new Koa();
   app.use(async (ctx, next) => {
@@ -129,6 +199,8 @@ async function build(scenario: SessionScenario, cfg: ServerConfig, baseUrl: stri
       return libraryApp(cfg, baseUrl, true);
     case 'E':
       return expressApp(cfg, baseUrl);
+    case 'H':
+      return handWrittenApp(cfg, baseUrl);
     case 'K':
       return koaHello(false);
     case 'K2':

@@ -27,17 +27,18 @@
  *                                           numerator is recorded during its slices (DIR/<pair>.perf.data;
  *                                           `perf report -i … --no-children --sort symbol`)
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import type { DevProvider } from '../examples/dev-provider/index.js';
+import {
+  killEverything, message, onExit, packageVersion, SERVER_CORE, startServer as startChild, STEP_TIMEOUT_MS, stopEverything, stopServer, TASKSET, within, type Server,
+} from './children.js';
 import { fmt, load, median, type Run } from './measure.js';
 import { startRedis, type BenchRedis } from './redis-server.js';
 import { login } from './session-login.js';
@@ -61,12 +62,7 @@ for (const [name, value] of [['slices', SLICES], ['duration', DURATION], ['warmu
   if (!Number.isInteger(value) || value < 1 || value > 60) throw new TypeError(`--${name} must be a whole number from 1 to 60`);
 }
 const CONNECTIONS = 100;
-const SERVER_CORE = 1;
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SERVER_FILE = fileURLToPath(new URL('./session-servers.ts', import.meta.url));
-const TASKSET = spawnSync('taskset', ['--version']).status === 0;
-/** Child start, app build, stop: each bounded. */
-const STEP_TIMEOUT_MS = 30_000;
+const startServer = (scenario: SessionScenario) => startChild(scenario, PERF_DIR ? ['--perf-basic-prof'] : []);
 
 const SECRET = randomBytes(32).toString('base64url');
 const PROVIDER_NAMES = ['bench', 'bench2'];
@@ -105,81 +101,12 @@ const PAIRS: Pair[] = [
   },
 ];
 
-// ---------------------------------------------------------------------------------------------
-// Child processes and cleanup: everything started here is killed on exit, error, Ctrl+C.
-
-const live = new Set<ChildProcess>();
 const providers = new Set<DevProvider>();
 let redis: BenchRedis | undefined;
-
-function killEverything(): void {
-  for (const child of live) child.kill('SIGKILL');
-  live.clear();
+onExit(() => {
   redis?.kill();
   redis = undefined;
-}
-process.on('exit', killEverything);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping the servers and redis-server`);
-    killEverything();
-    process.exit(130);
-  });
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-interface Server {
-  scenario: SessionScenario;
-  port: number;
-  child: ChildProcess;
-}
-
-/** The next IPC message that has `key`, or the child's exit (an error). */
-function message<T>(child: ChildProcess, key: string, what: string): Promise<T> {
-  return within(
-    new Promise<T>((resolve, reject) => {
-      const onMessage = (msg: Record<string, unknown>) => {
-        if (typeof msg === 'object' && msg !== null && 'error' in msg) finish(() => reject(new Error(String(msg.error))));
-        else if (typeof msg === 'object' && msg !== null && key in msg) finish(() => resolve(msg as T));
-      };
-      const onExit = (code: number | null) => finish(() => reject(new Error(`${what}: the server exited (${code})`)));
-      const finish = (then: () => void) => {
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        then();
-      };
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    }),
-    STEP_TIMEOUT_MS,
-    what,
-  );
-}
-
-async function startServer(scenario: SessionScenario): Promise<Server> {
-  const node = [process.execPath, ...(PERF_DIR ? ['--perf-basic-prof'] : []), '--import', 'tsx', SERVER_FILE, scenario];
-  const cmd = TASKSET ? ['taskset', '-c', String(SERVER_CORE), ...node] : node;
-  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  const { port } = await message<{ port: number }>(child, 'port', `server ${scenario} start`);
-  return { scenario, port, child };
-}
-
-async function stopServer(server: Server): Promise<void> {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-  const exited = once(server.child, 'exit');
-  if (server.child.connected) server.child.send('stop');
-  else server.child.kill('SIGTERM');
-  await within(exited, 5000, `server ${server.scenario} stop`).catch(() => server.child.kill('SIGKILL'));
-}
+});
 
 // ---------------------------------------------------------------------------------------------
 // What a login stored in Redis.
@@ -363,13 +290,7 @@ async function comparePair(pair: Pair, client: Redis, redisPid: number): Promise
 
 // ---------------------------------------------------------------------------------------------
 
-const version = (name: string): string => {
-  try {
-    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return '?';
-  }
-};
+const version = packageVersion;
 
 function row(label: string, runs: Run[]): string {
   const med = (pick: (r: Run) => number | undefined) => {
@@ -498,7 +419,7 @@ try {
 } catch (err) {
   console.error(err);
 } finally {
-  for (const child of [...live]) child.kill('SIGTERM');
+  stopEverything();
   for (const op of providers) await op.close().catch(() => {});
   await redis?.stop();
   redis = undefined;

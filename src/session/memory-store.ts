@@ -1,6 +1,6 @@
 import {
   lifetimeMs, parseOptions, StoreOptionsSchema,
-  type ChangeResult, type Condition, type ReadResult, type SessionChange, type SessionStore, type Touch,
+  type ChangeResult, type Condition, type ReadResult, type SessionChange, type SessionStore, type Taken, type Touch,
 } from './store.js';
 
 export interface MemoryStoreOptions {
@@ -103,12 +103,12 @@ export class MemoryStore implements SessionStore {
     return { done: true, fields: entry.fields.size, maxAge: m };
   }
 
-  async take(tag: string, field: string, when: Condition): Promise<string | null> {
+  async take(tag: string, field: string, when: Condition, prefixes: string[] = []): Promise<Taken> {
     const entry = this.#entry(tag);
-    if (!entry || !holds(entry, when)) return null;
-    const value = entry.fields.get(field) ?? null;
-    entry.fields.delete(field);
-    return value;
+    const value = entry && holds(entry, when) ? (entry.fields.get(field) ?? null) : null;
+    if (value === null) return { value, fields: {} };
+    entry!.fields.delete(field);
+    return { value, fields: prefixes.length ? await this.fieldsWithPrefix(tag, prefixes) : {} };
   }
 
   async destroy(tag: string, when: Condition): Promise<boolean> {

@@ -43,6 +43,8 @@ export class NativeLogins implements SessionLogins {
   readonly #rs: RequestSession;
   /** The hot records as read in this request: a replacement is conditional on them. */
   readonly #read = new Map<string, string>();
+  /** The pending and settled logins left when this request took its pending login. */
+  #left: Record<string, string> | undefined;
 
   constructor(rs: RequestSession) {
     this.#rs = rs;
@@ -67,7 +69,9 @@ export class NativeLogins implements SessionLogins {
   }
 
   async takeLogin(state: string): Promise<Transaction | undefined> {
-    return parseObject<Transaction>(await this.#rs.take(PENDING + stateId(state)));
+    const taken = await this.#rs.take(PENDING + stateId(state), [PENDING, SETTLED]);
+    this.#left = taken.fields;
+    return parseObject<Transaction>(taken.value);
   }
 
   async settled(state: string, ttlMs: number): Promise<SettledLogin | undefined> {
@@ -77,7 +81,7 @@ export class NativeLogins implements SessionLogins {
   }
 
   async completeLogin(state: string, tx: Transaction, login: UserLogin, ttlMs: number): Promise<void> {
-    const fields = await this.#rs.fieldsWithPrefix([PENDING, SETTLED]);
+    const fields = this.#left ?? (await this.#rs.fieldsWithPrefix([PENDING, SETTLED]));
     const { settled, dropped } = settle(withPrefix(fields, PENDING), withPrefix(fields, SETTLED), stateId(state), tx, ttlMs);
     const lifetime = this.#rs.lifetimeMs();
     // Indexed first: an entry without its login is harmless (lookups read the login), a login

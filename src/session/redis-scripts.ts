@@ -82,12 +82,29 @@ end
 return {values, 0, m}
 `);
 
-/** ARGV: condition field, its value, the field to take. Returns the value taken, or nil. */
+/**
+ * ARGV: condition field, its value, the field to take, prefixes... Returns {value taken, then the
+ * fields (and values) starting with a prefix}, or {nil}.
+ */
 export const TAKE = script(`
-if redis.call('hget', KEYS[1], ARGV[1]) ~= ARGV[2] then return false end
+if redis.call('hget', KEYS[1], ARGV[1]) ~= ARGV[2] then return {false} end
 local v = redis.call('hget', KEYS[1], ARGV[3])
-if v then redis.call('hdel', KEYS[1], ARGV[3]) end
-return v
+if not v then return {false} end
+redis.call('hdel', KEYS[1], ARGV[3])
+local out = {v}
+if #ARGV > 3 then
+  local all = redis.call('hgetall', KEYS[1])
+  for i = 1, #all, 2 do
+    for j = 4, #ARGV do
+      if string.sub(all[i], 1, string.len(ARGV[j])) == ARGV[j] then
+        out[#out + 1] = all[i]
+        out[#out + 1] = all[i + 1]
+        break
+      end
+    end
+  end
+end
+return out
 `);
 
 /** ARGV: condition field, its value. Deletes the key when it holds; returns 1 or 0. */

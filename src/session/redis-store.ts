@@ -1,6 +1,6 @@
 import {
   parseOptions, StoreOptionsSchema,
-  type ChangeResult, type Condition, type ReadResult, type SessionChange, type SessionStore, type StoreOptions, type Touch,
+  type ChangeResult, type Condition, type ReadResult, type SessionChange, type SessionStore, type StoreOptions, type Taken, type Touch,
 } from './store.js';
 import { CHANGE, DESTROY, FIELDS_WITH_PREFIX, INDEX_ADD, READ_TOUCH, TAKE, type Script } from './redis-scripts.js';
 
@@ -25,6 +25,13 @@ export type RedisStoreOptions = StoreOptions;
 const isRedisClient = (client: unknown): client is RedisClientLike =>
   typeof client === 'object' && client !== null &&
   ['hmget', 'evalsha', 'eval', 'zrangebyscore', 'zrem'].every((m) => typeof (client as Record<string, unknown>)[m] === 'function');
+
+/** A flat field/value list as an object. */
+function pairs(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
+}
 
 const condArgs = (when: Condition[] = []): Arg[] => [when.length, ...when.flatMap((c) => (c.value === null ? [c.field, 'a', ''] : [c.field, 'v', c.value]))];
 const listArgs = (list: string[] = []): Arg[] => [list.length, ...list];
@@ -78,8 +85,9 @@ export class RedisStore implements SessionStore {
     return done === 1 ? { done: true, fields: n, maxAge: m ?? null } : { done: false, failed: n - 1, fields: 0, maxAge: null };
   }
 
-  async take(tag: string, field: string, when: Condition): Promise<string | null> {
-    return ((await this.#run(TAKE, this.prefix + tag, [when.field, when.value ?? '', field])) as string | null) ?? null;
+  async take(tag: string, field: string, when: Condition, prefixes: string[] = []): Promise<Taken> {
+    const [value, ...flat] = (await this.#run(TAKE, this.prefix + tag, [when.field, when.value ?? '', field, ...prefixes])) as Array<string | null>;
+    return { value: value ?? null, fields: pairs(flat as string[]) };
   }
 
   async destroy(tag: string, when: Condition): Promise<boolean> {
@@ -87,10 +95,7 @@ export class RedisStore implements SessionStore {
   }
 
   async fieldsWithPrefix(tag: string, prefixes: string[]): Promise<Record<string, string>> {
-    const flat = (await this.#run(FIELDS_WITH_PREFIX, this.prefix + tag, prefixes)) as string[];
-    const out: Record<string, string> = {};
-    for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
-    return out;
+    return pairs((await this.#run(FIELDS_WITH_PREFIX, this.prefix + tag, prefixes)) as string[]);
   }
 
   async indexAdd(key: string, member: string, expiresAt: number): Promise<void> {

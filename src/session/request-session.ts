@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import { cookieHeader, readCookie, serializeCookie } from './cookie.js';
 import { formatSessionId, newSessionId, parseSessionId, renewedSessionId, secretHash, type SessionId } from './session-id.js';
 import { Session } from './session.js';
-import type { ChangeResult, Condition, SessionChange, SessionStore } from './store.js';
+import type { ChangeResult, Condition, SessionChange, SessionStore, Taken } from './store.js';
 
 /** The session cookie's default names: plain on http (development), `__Host-` prefixed whenever it is Secure. */
 export const COOKIE_HTTP = 'koa-session-openid';
@@ -235,12 +235,16 @@ export class RequestSession {
     return create ? this.change(change, true) : undefined;
   }
 
-  /** Removes `field` and returns its value, atomically: of concurrent takers, one gets it. */
-  async take(field: string): Promise<string | null> {
-    if (!this.#id || this.#verified === false) return null;
-    const value = await this.cfg.store.take(this.#id.tag, field, this.#secretCondition());
+  /**
+   * Removes `field` and returns its value, atomically: of concurrent takers, one gets it. With
+   * `prefixes`, the fields left that start with one of them come along (not checked: use them
+   * only to build a change, which is conditional on the secret).
+   */
+  async take(field: string, prefixes: string[] = []): Promise<Taken> {
+    if (!this.#id || this.#verified === false) return { value: null, fields: {} };
+    const taken = await this.cfg.store.take(this.#id.tag, field, this.#secretCondition(), prefixes);
     this.#cache.delete(field);
-    return value;
+    return taken;
   }
 
   /** Ends the session: deleted from the store, the cookie cleared at the end of the request. */

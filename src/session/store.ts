@@ -43,6 +43,13 @@ export interface Touch {
   secretHash: string;
 }
 
+export interface Taken {
+  /** The value taken, or `null` (absent, or the condition failed). */
+  value: string | null;
+  /** When taken: the fields with the prefixes asked for. */
+  fields: Record<string, string>;
+}
+
 export interface ReadResult {
   /** The values of the fields asked for, in order (`null`: absent). */
   values: Array<string | null>;
@@ -63,8 +70,11 @@ export interface SessionStore {
   /** One round trip: the values of `fields` (Redis `HMGET`, or one script with a touch). */
   read(tag: string, fields: string[], touch?: Touch): Promise<ReadResult>;
   change(tag: string, change: SessionChange): Promise<ChangeResult>;
-  /** Removes `field` and returns its value, atomically (a pending login is taken once), when `when` holds. */
-  take(tag: string, field: string, when: Condition): Promise<string | null>;
+  /**
+   * Removes `field` and returns its value, atomically (a pending login is taken once), when `when`
+   * holds; with `prefixes`, also the fields left that start with one of them (in the same step).
+   */
+  take(tag: string, field: string, when: Condition, prefixes?: string[]): Promise<Taken>;
   /** Deletes the session when `when` holds. */
   destroy(tag: string, when: Condition): Promise<boolean>;
   /** The fields whose names start with one of `prefixes` (for the upkeep of pending logins). */

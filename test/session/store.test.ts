@@ -34,10 +34,11 @@ function contract(name: string, make: () => SessionStore, pttl: (tag: string) =>
 
     it('takes a field once, also for 20 concurrent takers, and only with the secret', async () => {
       const store = make();
-      await store.change('t2', { set: { k: K.value, 'p:x': 'pending' }, ttl: { ms: 60_000, mode: 'reset' } });
-      assert.equal(await store.take('t2', 'p:x', { field: 'k', value: 'wrong' }), null);
-      const results = await Promise.all(Array.from({ length: 20 }, () => store.take('t2', 'p:x', K)));
-      assert.deepEqual(results.filter((r) => r !== null), ['pending']);
+      await store.change('t2', { set: { k: K.value, 'p:x': 'pending', 'p:y': 'other', 's:z': 'settled', d: 'data' }, ttl: { ms: 60_000, mode: 'reset' } });
+      assert.deepEqual(await store.take('t2', 'p:x', { field: 'k', value: 'wrong' }, ['p:']), { value: null, fields: {} });
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.take('t2', 'p:x', K, ['p:', 's:'])));
+      assert.deepEqual(results.filter((r) => r.value !== null), [{ value: 'pending', fields: { 'p:y': 'other', 's:z': 'settled' } }], 'the one taker also gets the fields left');
+      assert.deepEqual(results.filter((r) => r.value === null).length, 19);
       assert.equal(await store.destroy('t2', { field: 'k', value: 'wrong' }), false);
       assert.equal(await store.destroy('t2', K), true);
       assert.deepEqual((await store.read('t2', ['k'])).values, [null]);
