@@ -66,6 +66,9 @@ export function verifySignature(alg: string, key: VerifyKey, input: Buffer, sign
       return mac.length === signature.length && timingSafeEqual(mac, signature);
     }
     if (key instanceof Uint8Array || importedFor.get(key) !== alg) return false;
+    // RFC 8017 §8.1.2 and §8.2.2, step 1: exactly as long as the modulus. OpenSSL also takes a
+    // signature whose leading zero octet was dropped (the same integer).
+    if ((spec.kind === 'rsa' || spec.kind === 'rsa-pss') && signature.length !== Math.ceil(key.asymmetricKeyDetails!.modulusLength! / 8)) return false;
     switch (spec.kind) {
       case 'rsa':
         return verify(spec.hash, input, { key, padding: constants.RSA_PKCS1_PADDING }, signature);

@@ -207,6 +207,26 @@ describe('verifySignature', () => {
     });
   });
 
+  describe('RSA signature length', () => {
+    // RFC 8017 §8.1.2/§8.2.2: a signature is exactly as long as the modulus. One whose first octet
+    // is 0 is the same integer without it, which OpenSSL takes for PSS: a 1-in-256 chance per
+    // signature, so search for such a signature instead of hoping for one.
+    for (const [alg, signer] of [['PS256', pss('sha256', rsa.privateKey, 32)], ['RS256', pkcs1('sha256', rsa.privateKey)]] as const) {
+      test(`${alg}: a valid signature with its leading zero octet dropped is refused`, () => {
+        const key = importVerifyKey(jwkOf(rsa.publicKey), alg);
+        let found: { data: Buffer; signature: Buffer } | undefined;
+        for (let i = 0; i < 20_000 && !found; i++) {
+          const data = Buffer.from(`${input.toString('latin1')}.${i}`, 'latin1');
+          const signature = signer(data);
+          if (signature[0] === 0) found = { data, signature };
+        }
+        assert.ok(found, 'a signature with a leading zero octet');
+        assert.equal(verifySignature(alg, key, found.data, found.signature), true);
+        assert.equal(verifySignature(alg, key, found.data, found.signature.subarray(1)), false);
+      });
+    }
+  });
+
   describe('RSASSA-PSS salt', () => {
     const key = () => importVerifyKey(jwkOf(rsa.publicKey), 'PS256');
     for (const saltLength of [0, 20, 31, 33, constants.RSA_PSS_SALTLEN_MAX_SIGN]) {
