@@ -8,6 +8,7 @@
  *   L2 / K2 >= 0.95  GET /public (touches no session) on the library's app with two providers vs the
  *                    same Koa app without the library; once for a visitor without a cookie, once
  *                    with a valid session cookie
+ *   RSS     within 10%  the L server's resident memory after 10k and after 100k logged-in requests
  *
  * One redis-server of its own (free port, no persistence) serves every server; the OpenID provider
  * is the dev provider (oidc-provider) in this process, issuing Keycloak-sized tokens
@@ -22,7 +23,7 @@
  * `npm test`.
  *
  *   --slices 8 --duration 2 --warmup 2     slices per pair; seconds per slice; seconds of warm-up per server
- *   --pairs L/K,L2/K2                       only these pairs
+ *   --pairs L/K,L2/K2,RSS                   only these pairs (RSS: the memory run)
  *   --perf DIR                              Linux perf: the servers run with --perf-basic-prof and each pair's
  *                                           numerator is recorded during its slices (DIR/<pair>.perf.data;
  *                                           `perf report -i … --no-children --sort symbol`)
@@ -39,6 +40,8 @@ import type { DevProvider } from '../examples/dev-provider/index.js';
 import {
   killEverything, message, onExit, packageVersion, SERVER_CORE, startServer as startChild, STEP_TIMEOUT_MS, stopEverything, stopServer, TASKSET, within, type Server,
 } from './children.js';
+import autocannon from 'autocannon';
+import { readFileSync } from 'node:fs';
 import { fmt, load, median, type Run } from './measure.js';
 import { startRedis, type BenchRedis } from './redis-server.js';
 import { login } from './session-login.js';
@@ -289,6 +292,34 @@ async function comparePair(pair: Pair, client: Redis, redisPid: number): Promise
 }
 
 // ---------------------------------------------------------------------------------------------
+// Memory: the logged-in route's process after 10k and after 100k requests.
+
+const rssKb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+
+async function memoryGrowth(): Promise<{ after10k: number; after100k: number }> {
+  const server = await startServer('L');
+  const op = await startBenchProvider([{ ...KOA_CLIENT, redirectUris: [`http://127.0.0.1:${server.port}/openid/${PROVIDER_NAMES[0]}/auth`] }]);
+  providers.add(op);
+  try {
+    const ready = message<{ ready: true }>(server.child, 'ready', 'server L setup');
+    server.child.send({ config: serverConfig('L', redis!.url, [op]) });
+    await ready;
+    const { cookie } = await within(login(`http://127.0.0.1:${server.port}/me`), STEP_TIMEOUT_MS, 'login at L');
+    const requests = (amount: number) =>
+      autocannon({ url: `http://127.0.0.1:${server.port}`, connections: CONNECTIONS, amount, requests: [{ method: 'GET', path: '/me', headers: { accept: 'application/json', cookie } }] });
+    const first = await requests(10_000);
+    const after10k = rssKb(server.child.pid!);
+    const rest = await requests(90_000);
+    const after100k = rssKb(server.child.pid!);
+    const bad = first.non2xx + first.errors + rest.non2xx + rest.errors;
+    if (bad) throw new Error(`RSS run: ${bad} failed requests`);
+    return { after10k, after100k };
+  } finally {
+    await stopServer(server);
+    await op.close().catch(() => {});
+    providers.delete(op);
+  }
+}
 
 const version = packageVersion;
 
@@ -356,6 +387,7 @@ async function main(): Promise<number> {
   if (TASKSET) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
 
   const results: PairResult[] = [];
+  let rss: { after10k: number; after100k: number } | undefined;
   try {
     const only = args.pairs?.split(',');
     for (const pair of PAIRS.filter((p) => !only || only.includes(p.id))) {
@@ -370,6 +402,7 @@ async function main(): Promise<number> {
       });
       console.log(`${pair.id} slices: ${slices.join(' | ')}`);
     }
+    if (!only || only.includes('RSS')) rss = await memoryGrowth();
   } finally {
     client.disconnect();
   }
@@ -403,6 +436,13 @@ async function main(): Promise<number> {
 
   console.log('\ntargets (issue 8):');
   for (const r of results) console.log(`  ${ratioLine(r)}`);
+  if (rss) {
+    const growth = rss.after100k / rss.after10k;
+    console.log(
+      `  RSS of L after 10k / 100k guarded requests: ${fmt(rss.after10k / 1024)} / ${fmt(rss.after100k / 1024)} MB = ${growth.toFixed(3)} ` +
+        `(target within 10%: ${Math.abs(growth - 1) <= 0.1 ? 'PASS' : 'MISS'})`,
+    );
+  }
 
   const invalid = results.flatMap((r) => [
     ...r.num.filter((x) => x.invalid).map((x) => `${r.pair.id} ${r.pair.num}: ${x.invalid}`),

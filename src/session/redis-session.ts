@@ -10,7 +10,7 @@ import { ONE_DAY_MS, parseOptions, StoreOptionsSchema, type SessionStore } from 
 import type {} from './context-types.js';
 import { answerStoreFailure, failingClearly } from './store-failure.js';
 import { cookieHeader } from './cookie.js';
-import { openSession, SESSION_CONFIG, sessionOfContext, usedSession, type SessionConfig } from './request-session.js';
+import { SESSION_CONFIG, sessionOfContext, usedSession, type SessionConfig } from './request-session.js';
 
 const REDIS_URL = /^rediss?:\/\/./;
 /** RFC 6265 §4.1.1 cookie-name (an RFC 7230 token). */
@@ -86,7 +86,7 @@ export const RedisSessionOptionsSchema = z.strictObject({
   /**
    * How long a request waits for the session store before it answers `503 session_unavailable`, in
    * milliseconds: a Redis that is down or stalled costs a request no more than this, whatever the
-   * client's own settings (a client created from a URL also gets it as its `commandTimeout`).
+   * client's own settings.
    * Default `1000`.
    */
   storeTimeout: z.number({ error: 'must be a positive number of milliseconds' }).finite({ error: 'must be a positive number of milliseconds' }).positive({ error: 'must be a positive number of milliseconds' }).default(1000),
@@ -126,13 +126,15 @@ export function announceProvider(app: object, name: string): void {
   configs.get(app)?.prefetch.push(`l:${name}`);
 }
 
-/** The Redis client made from a URL: it fails fast, and recovers quickly once Redis is back. */
-function clientFromUrl(url: string, storeTimeout: number): Redis {
+/**
+ * The Redis client made from a URL: it retries a command once over a reconnection and reconnects
+ * within half a second once Redis is back. No `commandTimeout`: every store call is bounded by
+ * `storeTimeout` already (store-failure.ts), and ioredis's would cost each command a timer of its
+ * own (a command waiting for a stalled server stays queued either way, to keep replies in order).
+ */
+function clientFromUrl(url: string): Redis {
   const client = new Redis(url, {
     connectionName: 'koa-session-openid',
-    // A command waits at most storeTimeout (queued ones too), is retried once over a
-    // reconnection, and the client reconnects within half a second once Redis is back.
-    commandTimeout: storeTimeout,
     maxRetriesPerRequest: 1,
     retryStrategy: (times: number) => Math.min(50 * 2 ** times, 500),
     // Commands of concurrent requests issued in one tick share one write (and one read).
@@ -197,7 +199,7 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
       redis = process.env.REDIS_URL;
     }
     if (typeof redis === 'string') {
-      redis = owned = clientFromUrl(redis, opts.storeTimeout);
+      redis = owned = clientFromUrl(redis);
       debug('sessions: in Redis (own client from a URL)');
     } else if (redis !== undefined) {
       debug('sessions: in Redis (the given client)');
@@ -227,9 +229,7 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
       return sessionOfContext(this)?.session;
     },
     set(this: Koa.Context, value: Record<string, unknown> | null) {
-      const rs = sessionOfContext(this);
-      if (!rs) throw new TypeError('ctx.session is set before the session middleware ran');
-      rs.session = value;
+      sessionOfContext(this)!.session = value;
     },
   });
 
@@ -244,7 +244,6 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
     return rs?.pending ? rs.commit().catch((err: unknown) => failed(ctx, err)) : undefined;
   };
   const middleware: Koa.Middleware = (ctx, next) => {
-    openSession(ctx);
     const cookie = cookieHeader(ctx.req);
     if (cookie !== undefined && cookie.includes(marker)) {
       const rs = sessionOfContext(ctx)!;

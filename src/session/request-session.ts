@@ -26,29 +26,28 @@ export interface SessionConfig {
 
 /** The middleware's configuration, on `app.context` (so every request inherits it at no cost). */
 export const SESSION_CONFIG = Symbol('koa-session-openid.config');
-/** Set on a request's context while the session middleware runs it (`true`), then its session once something uses it. */
-export const REQUEST_SESSION = Symbol('koa-session-openid.session');
+/** A request's session, on its context once something used it. */
+const REQUEST_SESSION = Symbol('koa-session-openid.session');
 
-type WithSession = Context & { [SESSION_CONFIG]?: SessionConfig; [REQUEST_SESSION]?: RequestSession | true };
+type WithSession = Context & { [SESSION_CONFIG]?: SessionConfig; [REQUEST_SESSION]?: RequestSession };
 
-/** Marks `ctx` as served by the session middleware (its session is made on first use). */
-export function openSession(ctx: Context): void {
-  (ctx as WithSession)[REQUEST_SESSION] = true;
-}
-
-/** The request's session, made on first use; `undefined` when the session middleware does not run this request. */
+/**
+ * The request's session, made on first use; `undefined` when the app has no session middleware.
+ * Nothing is stored on a request that never uses it (a per-request mark would cost every request).
+ */
 export function sessionOfContext(ctx: Context): RequestSession | undefined {
   const current = (ctx as WithSession)[REQUEST_SESSION];
-  if (current !== true) return current;
-  const rs = new RequestSession(ctx, (ctx as WithSession)[SESSION_CONFIG]!);
+  if (current !== undefined) return current;
+  const cfg = (ctx as WithSession)[SESSION_CONFIG];
+  if (cfg === undefined) return undefined;
+  const rs = new RequestSession(ctx, cfg);
   (ctx as WithSession)[REQUEST_SESSION] = rs;
   return rs;
 }
 
 /** The request's session if something used it (to commit at the end of the request). */
 export function usedSession(ctx: Context): RequestSession | undefined {
-  const current = (ctx as WithSession)[REQUEST_SESSION];
-  return current === true ? undefined : current;
+  return (ctx as WithSession)[REQUEST_SESSION];
 }
 
 /**
