@@ -84,22 +84,34 @@ export class NativeLogins implements SessionLogins {
     const fields = this.#left ?? (await this.#rs.fieldsWithPrefix([PENDING, SETTLED]));
     const { settled, dropped } = settle(withPrefix(fields, PENDING), withPrefix(fields, SETTLED), stateId(state), tx, ttlMs);
     const lifetime = this.#rs.lifetimeMs();
-    // Indexed first: an entry without its login is harmless (lookups read the login), a login
-    // that cannot be found by a logout from the provider is not.
-    if (this.#rs.tag) await indexLogin(this.#rs.cfg.store, tx.provider, login.claims, this.#rs.tag, Date.now() + lifetime);
     const hot = encodeHot(login);
-    const done = await this.#rs.renew({
-      delPrefixes: [PENDING],
-      del: dropped.map((id) => SETTLED + id),
-      set: {
-        [HOT + tx.provider]: hot,
-        [COLD + tx.provider]: encodeTokens(login.tokens),
-        ...Object.fromEntries(Object.entries(settled).map(([id, s]) => [SETTLED + id, JSON.stringify(s)])),
-      },
-      ttl: { ms: lifetime, mode: 'reset' },
-    }, false);
+    // The index entries and the login are written together (one round trip: on one connection
+    // Redis runs them in that order). An entry without its login is harmless (lookups read the
+    // login); a login that a logout from the provider cannot find is not: if indexing failed, the
+    // login is taken out again and the request fails.
+    const tag = this.#rs.tag!;
+    const [indexed, stored] = await Promise.allSettled([
+      indexLogin(this.#rs.cfg.store, tx.provider, login.claims, tag, Date.now() + lifetime),
+      this.#rs.renew({
+        delPrefixes: [PENDING],
+        del: dropped.map((id) => SETTLED + id),
+        set: {
+          [HOT + tx.provider]: hot,
+          [COLD + tx.provider]: encodeTokens(login.tokens),
+          ...Object.fromEntries(Object.entries(settled).map(([id, s]) => [SETTLED + id, JSON.stringify(s)])),
+        },
+        ttl: { ms: lifetime, mode: 'reset' },
+      }, false),
+    ]);
+    if (indexed.status === 'rejected') {
+      if (stored.status === 'fulfilled' && stored.value?.done) {
+        await this.#rs.change({ when: [{ field: HOT + tx.provider, value: hot }], del: [HOT + tx.provider, COLD + tx.provider] }).catch(() => undefined);
+      }
+      throw indexed.reason;
+    }
+    if (stored.status === 'rejected') throw stored.reason;
     // The session changed hands since the login was taken: another login finished first (and renewed it), or it ended.
-    if (!done?.done) throw new OpenIDError('invalid_state', 'another login in this browser finished first: start this one again');
+    if (!stored.value?.done) throw new OpenIDError('invalid_state', 'another login in this browser finished first: start this one again');
     this.#read.set(tx.provider, hot);
   }
 

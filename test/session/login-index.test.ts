@@ -52,3 +52,19 @@ test('a login is indexed by sid and by sub; the entries end with the login and e
   assert.deepEqual(await sessionsWithLogin(store, 'hostile', { sid: 'provider-session-1' }), []);
   assert.deepEqual(await sessionsWithLogin(store, 'hostile', { sub: 'alice' }), [b]);
 });
+
+test('a login that could not be indexed is not kept: the callback fails (503), no login is stored', async () => {
+  sid = 'provider-session-unindexable';
+  // The index entry cannot be written (the key holds a string): the ZADD fails.
+  await redis.set(indexKey(fx.prefix, 'hostile', { sid }), 'not a sorted set');
+  try {
+    const browser = fx.browser();
+    const landed = await fx.login(browser);
+    assert.equal(landed.status, 503, landed.body);
+    assert.equal(JSON.parse(landed.body).error, 'session_unavailable');
+    const cookie = browser.cookies(fx.base)['koa-session-openid'];
+    if (cookie) assert.equal(await redis.hget(fx.prefix + tagOf(cookie), 'l:hostile'), null, 'no login without its index entry');
+  } finally {
+    await redis.del(indexKey(fx.prefix, 'hostile', { sid }));
+  }
+});
