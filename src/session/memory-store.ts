@@ -74,8 +74,9 @@ export class MemoryStore implements SessionStore {
     const m = entry.fields.get('m') ?? null;
     const ttl = lifetimeMs(m, touch.ms, this.sessionTtl);
     const touched = touch.mode === 'rolling' || entry.expiresAt - Date.now() < ttl / 2;
-    if (touched) entry.expiresAt = Date.now() + ttl;
-    return { values, touched, maxAge: m };
+    if (!touched) return { values, touched, maxAge: m };
+    entry.expiresAt = Date.now() + ttl;
+    return { values, touched, maxAge: m, extendedMs: ttl, indexedUntil: entry.fields.get('i') ?? null };
   }
 
   async change(tag: string, change: SessionChange): Promise<ChangeResult> {
@@ -95,12 +96,17 @@ export class MemoryStore implements SessionStore {
       this.#sessions.delete(tag);
       return { done: true, fields: 0, maxAge: m };
     }
+    let extendedMs = 0;
     if (change.ttl) {
       const ttl = lifetimeMs(m, change.ttl.ms, this.sessionTtl);
-      if (change.ttl.mode === 'reset' || entry.expiresAt - now < ttl) entry.expiresAt = now + ttl;
+      if (change.ttl.mode === 'reset' || entry.expiresAt - now < ttl) {
+        entry.expiresAt = now + ttl;
+        extendedMs = ttl;
+      }
     }
     this.#sessions.set(tag, entry);
-    return { done: true, fields: entry.fields.size, maxAge: m };
+    const result: ChangeResult = { done: true, fields: entry.fields.size, maxAge: m };
+    return extendedMs ? { ...result, extendedMs, indexedUntil: entry.fields.get('i') ?? null } : result;
   }
 
   async take(tag: string, field: string, when: Condition, prefixes: string[] = []): Promise<Taken> {

@@ -11,6 +11,8 @@ const HOT = 'l:';
 const COLD = 't:';
 const PENDING = 'p:';
 const SETTLED = 's:';
+/** Until when the session's logins are indexed (ms since the epoch): see RequestSession's #keepIndexed. */
+const INDEXED = 'i';
 
 function parseObject<T>(raw: string | null | undefined): T | undefined {
   if (!raw) return undefined;
@@ -69,7 +71,7 @@ export class NativeLogins implements SessionLogins {
   }
 
   async takeLogin(state: string): Promise<Transaction | undefined> {
-    const taken = await this.#rs.take(PENDING + stateId(state), [PENDING, SETTLED]);
+    const taken = await this.#rs.take(PENDING + stateId(state), [PENDING, SETTLED, INDEXED]);
     this.#left = taken.fields;
     return parseObject<Transaction>(taken.value);
   }
@@ -85,19 +87,24 @@ export class NativeLogins implements SessionLogins {
     const { settled, dropped } = settle(withPrefix(fields, PENDING), withPrefix(fields, SETTLED), stateId(state), tx, ttlMs);
     const lifetime = this.#rs.lifetimeMs();
     const hot = encodeHot(login);
+    // Indexed for half a lifetime more than the session lives (see RequestSession's #keepIndexed);
+    // the session's mark is the earliest of its logins'.
+    const indexedUntil = Date.now() + lifetime + Math.ceil(lifetime / 2);
+    const earlier = Number(fields[INDEXED]);
     // The index entries and the login are written together (one round trip: on one connection
     // Redis runs them in that order). An entry without its login is harmless (lookups read the
     // login); a login that a logout from the provider cannot find is not: if indexing failed, the
     // login is taken out again and the request fails.
     const tag = this.#rs.tag!;
     const [indexed, stored] = await Promise.allSettled([
-      indexLogin(this.#rs.cfg.store, tx.provider, login.claims, tag, Date.now() + lifetime),
+      indexLogin(this.#rs.cfg.store, tx.provider, login.claims, tag, indexedUntil),
       this.#rs.renew({
         delPrefixes: [PENDING],
         del: dropped.map((id) => SETTLED + id),
         set: {
           [HOT + tx.provider]: hot,
           [COLD + tx.provider]: encodeTokens(login.tokens),
+          [INDEXED]: String(earlier > 0 ? Math.min(earlier, indexedUntil) : indexedUntil),
           ...Object.fromEntries(Object.entries(settled).map(([id, s]) => [SETTLED + id, JSON.stringify(s)])),
         },
         ttl: { ms: lifetime, mode: 'reset' },

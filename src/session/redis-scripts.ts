@@ -23,8 +23,8 @@ end
 
 /**
  * ARGV: n conditions (field, 'v'|'a', value), n deleted prefixes, n deleted fields, n set pairs,
- * ttl mode ('' | 'reset' | 'extend'), ttl ms, sessionTtl. Returns {1, fields, m}, or {0, the
- * failed condition (from 1)}.
+ * ttl mode ('' | 'reset' | 'extend'), ttl ms, sessionTtl. Returns {1, fields, m, the lifetime set
+ * (ms, 0: none), i}, or {0, the failed condition (from 1)}.
  */
 export const CHANGE = script(`${LIFETIME}
 local k = KEYS[1]
@@ -59,16 +59,20 @@ if n > 0 then redis.call('hset', k, unpack(ARGV, i, i + 2 * n - 1)) end
 i = i + 2 * n
 local len = redis.call('hlen', k)
 local ttl, m = lifetime(k, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
+local set = 0
 if len > 0 and ARGV[i] ~= '' then
-  if ARGV[i] == 'reset' or redis.call('pttl', k) < ttl then redis.call('pexpire', k, math.ceil(ttl)) end
+  if ARGV[i] == 'reset' or redis.call('pttl', k) < ttl then
+    redis.call('pexpire', k, math.ceil(ttl))
+    set = math.ceil(ttl)
+  end
 end
-return {1, len, m}
+return {1, len, m, set, redis.call('hget', k, 'i')}
 `);
 
 /**
  * ARGV: mode ('rolling' | 'renew'), ttl ms, sessionTtl, the secret's hash, fields... Reads the
  * fields; when the secret matches, restarts the lifetime (always, or once half of it is gone).
- * Returns {values, touched, m}.
+ * Returns {values, the lifetime set (ms, 0: none), m, i}.
  */
 export const READ_TOUCH = script(`${LIFETIME}
 local k = KEYS[1]
@@ -77,7 +81,7 @@ if redis.call('hget', k, 'k') ~= ARGV[4] then return {values, 0, false} end
 local ttl, m = lifetime(k, tonumber(ARGV[2]), tonumber(ARGV[3]))
 if ARGV[1] == 'rolling' or redis.call('pttl', k) < ttl / 2 then
   redis.call('pexpire', k, math.ceil(ttl))
-  return {values, 1, m}
+  return {values, math.ceil(ttl), m, redis.call('hget', k, 'i')}
 end
 return {values, 0, m}
 `);

@@ -68,8 +68,8 @@ export class RedisStore implements SessionStore {
   async read(tag: string, fields: string[], touch?: Touch): Promise<ReadResult> {
     const key = this.prefix + tag;
     if (!touch) return { values: await this.client.hmget(key, ...fields) };
-    const [values, touched, m] = (await this.#run(READ_TOUCH, key, [touch.mode, Math.ceil(touch.ms), this.sessionTtl, touch.secretHash, ...fields])) as [Array<string | null>, number, string | null];
-    return { values, touched: touched === 1, maxAge: m ?? null };
+    const [values, extended, m, i] = (await this.#run(READ_TOUCH, key, [touch.mode, Math.ceil(touch.ms), this.sessionTtl, touch.secretHash, ...fields])) as [Array<string | null>, number, string | null, string | null];
+    return extended > 0 ? { values, touched: true, maxAge: m ?? null, extendedMs: extended, indexedUntil: i ?? null } : { values, touched: false, maxAge: m ?? null };
   }
 
   async change(tag: string, change: SessionChange): Promise<ChangeResult> {
@@ -81,8 +81,9 @@ export class RedisStore implements SessionStore {
       set.length, ...set.flat(),
       change.ttl?.mode ?? '', Math.ceil(change.ttl?.ms ?? 0), this.sessionTtl,
     ];
-    const [done, n, m] = (await this.#run(CHANGE, this.prefix + tag, args)) as [number, number, string | null];
-    return done === 1 ? { done: true, fields: n, maxAge: m ?? null } : { done: false, failed: n - 1, fields: 0, maxAge: null };
+    const [done, n, m, extended, i] = (await this.#run(CHANGE, this.prefix + tag, args)) as [number, number, string | null, number?, string?];
+    if (done !== 1) return { done: false, failed: n - 1, fields: 0, maxAge: null };
+    return { done: true, fields: n, maxAge: m ?? null, ...(extended ? { extendedMs: extended, indexedUntil: i ?? null } : {}) };
   }
 
   async take(tag: string, field: string, when: Condition, prefixes: string[] = []): Promise<Taken> {

@@ -1,6 +1,8 @@
 import type { Context } from 'koa';
 import { cookieHeader, readCookie, serializeCookie } from './cookie.js';
 import { formatSessionId, newSessionId, parseSessionId, renewedSessionId, secretHash, type SessionId } from './session-id.js';
+import { indexLogin } from './login-index.js';
+import { decodeHotLogin } from './login-record.js';
 import { Session } from './session.js';
 import type { ChangeResult, Condition, SessionChange, SessionStore, Taken } from './store.js';
 
@@ -151,9 +153,32 @@ export class RequestSession {
         this.#touch = false;
         this.#maxAge = result.maxAge ?? null;
         if (result.touched) this.#cookieDirty = true;
+        await this.#keepIndexed(result);
       }
     }
     return fields.map((f) => this.#cache.get(f) ?? null);
+  }
+
+  /**
+   * The session's logins stay findable for as long as it lives: when a write or a touch made it
+   * live past the time its logins are indexed until (field `i`), they are indexed again, for half
+   * a lifetime more than needed (so a session used all the time is re-indexed once per half
+   * lifetime, not on every request).
+   */
+  async #keepIndexed(result: { extendedMs?: number; indexedUntil?: string | null }): Promise<void> {
+    if (!result.extendedMs || !result.indexedUntil || !this.#id) return;
+    const expiresAt = Date.now() + result.extendedMs;
+    if (expiresAt <= Number(result.indexedUntil)) return;
+    const until = expiresAt + Math.ceil(result.extendedMs / 2);
+    const { tag } = this.#id;
+    const logins = await this.cfg.store.fieldsWithPrefix(tag, ['l:']);
+    await Promise.all(
+      Object.entries(logins).map(([field, raw]) => {
+        const login = decodeHotLogin(raw);
+        return login ? indexLogin(this.cfg.store, field.slice(2), login.claims, tag, until) : undefined;
+      }),
+    );
+    await this.cfg.store.change(tag, { when: [this.#secretCondition()], set: { i: String(until) } });
   }
 
   /** Forgets what was read of `fields`: the next read asks the store again. */
@@ -191,6 +216,7 @@ export class RequestSession {
       if (result.done) {
         this.#verified = true;
         this.#remember(change, result);
+        await this.#keepIndexed(result);
         return result;
       }
       if (result.failed !== 0) return { ...result, failed: result.failed! - 1 };
@@ -225,6 +251,7 @@ export class RequestSession {
         this.#verified = true;
         this.#cookieDirty = true;
         this.#remember(renewed, result);
+        await this.#keepIndexed(result);
         return result;
       }
       if (result.failed !== 0) return { ...result, failed: result.failed! - 1 };

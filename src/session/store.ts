@@ -33,6 +33,10 @@ export interface ChangeResult {
   fields: number;
   /** The session's own lifetime (field `m`), if it has one. */
   maxAge: string | null;
+  /** When the change restarted or lengthened the session's lifetime: to how many ms from now. */
+  extendedMs?: number;
+  /** Then also: until when its logins are indexed (field `i`, ms since the epoch), if they are. */
+  indexedUntil?: string | null;
 }
 
 /** A read that also restarts the session's lifetime: always (`rolling`) or once half of it is gone (`renew`). */
@@ -56,6 +60,9 @@ export interface ReadResult {
   /** With a touch: whether the lifetime was restarted, and the session's own lifetime (field `m`). */
   touched?: boolean;
   maxAge?: string | null;
+  /** When touched: to how many ms from now, and until when its logins are indexed (field `i`). */
+  extendedMs?: number;
+  indexedUntil?: string | null;
 }
 
 /**

@@ -19,7 +19,7 @@ function contract(name: string, make: () => SessionStore, pttl: (tag: string) =>
       const store = make();
       assert.deepEqual((await store.change('t1', { when: [K], set: { d: '1' } })), { done: false, failed: 0, fields: 0, maxAge: null }, 'no session: the secret does not match');
       const created = await store.change('t1', { when: [{ field: 'k', value: null }], set: { k: K.value, d: '1' }, ttl: { ms: 60_000, mode: 'reset' } });
-      assert.deepEqual(created, { done: true, fields: 2, maxAge: null });
+      assert.deepEqual(created, { done: true, fields: 2, maxAge: null, extendedMs: 60_000, indexedUntil: null }, 'the lifetime set is reported, with the index mark (none yet)');
       assert.deepEqual((await store.read('t1', ['k', 'd', 'x'])).values, [K.value, '1', null]);
       assert.equal((await store.change('t1', { when: [{ field: 'k', value: null }], set: { k: 'other' } })).done, false, 'an existing session is not created again');
       const wrong = await store.change('t1', { when: [K, { field: 'l:a', value: 'old' }], set: { 'l:a': 'new' } });
@@ -68,8 +68,9 @@ function contract(name: string, make: () => SessionStore, pttl: (tag: string) =>
       assert.ok((await pttl('t4')) <= 10_000);
       const renewEarly = await store.read('t4', ['d'], { ms: 15_000, mode: 'renew', secretHash: K.value });
       assert.equal(renewEarly.touched, false, 'more than half of 15 s left');
+      await store.change('t4', { when: [K], set: { i: '12345' } });
       const renew = await store.read('t4', ['d'], { ms: 60_000, mode: 'renew', secretHash: K.value });
-      assert.deepEqual(renew, { values: ['x'], touched: true, maxAge: null });
+      assert.deepEqual(renew, { values: ['x'], touched: true, maxAge: null, extendedMs: 60_000, indexedUntil: '12345' });
       assert.ok((await pttl('t4')) > 55_000);
     });
 

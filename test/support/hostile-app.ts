@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { isOpenIDError, OpenID, redisSession, type OpenIDOptions } from '../../src/index.js';
+import { isOpenIDError, OpenID, redisSession, type OpenIDOptions, type RedisSessionOptions } from '../../src/index.js';
 import { startHostileProvider, type Alg, type HostileProvider } from './hostile-provider.js';
 import { Browser } from './http-client.js';
 import { redisUrl, uniquePrefix } from './redis.js';
@@ -28,6 +28,7 @@ export async function startHostileApp(
   options: Partial<OpenIDOptions> = {},
   setup?: (app: Koa, openid: OpenID) => void,
   alg?: Alg,
+  sessionOptions: Partial<RedisSessionOptions> = {},
 ): Promise<HostileApp> {
   const op = await startHostileProvider({ clientId: 'hostile-client', ...(alg ? { alg } : {}) });
   const app = new Koa();
@@ -35,7 +36,7 @@ export async function startHostileApp(
   // 5xx answers are Koa error events; Koa's default listener would print each expected one.
   app.silent = true;
   const prefix = uniquePrefix('hostile');
-  const sessions = redisSession(app, { redis: redisUrl(), prefix });
+  const sessions = redisSession(app, { redis: redisUrl(), prefix, ...sessionOptions });
   app.use(sessions);
   const openid = new OpenID(app, {
     name: 'hostile',
