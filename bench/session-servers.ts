@@ -2,7 +2,8 @@
  * One session-bench server per child process (started by bench/sessions.ts, pinned to core 1):
  * the scenario comes as argv[2]. It listens on 127.0.0.1 at once and sends `{ port }` over IPC
  * (the provider's redirect URIs need the port); the parent then sends `{ config }`, the app is
- * built and `{ ready: true }` (or `{ error }`) comes back. `'stop'` or a lost parent ends it.
+ * built and `{ ready: true }` (or `{ error }`) comes back. `'gc'` runs a full garbage collection
+ * (with --expose-gc) and answers `{ collected: true }`. `'stop'` or a lost parent ends it.
  *
  *   L   the library: Koa 3, redisSession(app, { redis }), one OpenID provider, GET /me guarded by
  *       provider.required() answering ctx.state.user as JSON
@@ -222,8 +223,14 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   process.on('disconnect', () => process.exit(0));
-  process.on('message', (msg: 'stop' | { config: ServerConfig }) => {
+  process.on('message', (msg: 'stop' | 'gc' | { config: ServerConfig }) => {
     if (msg === 'stop') process.exit(0);
+    if (msg === 'gc') {
+      // Only with --expose-gc (the memory run): a full collection before the parent reads RSS.
+      (globalThis as { gc?: () => void }).gc?.();
+      process.send!({ collected: true });
+      return;
+    }
     if (typeof msg === 'object' && msg.config) {
       build(scenario, msg.config, `http://127.0.0.1:${port}`).then(
         (h) => {
