@@ -382,7 +382,7 @@ async function main(): Promise<number> {
   redis = await startRedis(TASKSET ? SERVER_CORE : undefined);
   const client = new Redis(redis.url, { connectionName: 'bench-inspect', maxRetriesPerRequest: 1 });
   console.log(
-    `stack: koa ${version('koa')}, koa-session ${version('koa-session')}, ioredis ${version('ioredis')}; express ${version('express')}, ` +
+    `stack: koa ${version('koa')}, ioredis ${version('ioredis')}; express ${version('express')}, ` +
       `express-openid-connect ${version('express-openid-connect')} (its defaults: rolling session, unsigned session-id cookie), ` +
       `connect-redis ${version('connect-redis')} (over ioredis); ` +
       `redis-server ${redis.version} on 127.0.0.1:${redis.port} (no persistence), oidc-provider ${version('oidc-provider')} in this process`,

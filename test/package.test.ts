@@ -40,3 +40,11 @@ test('the build has no source maps (src/ is not shipped), has .d.ts files, and l
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('every runtime dependency is one that src/ imports (koa-session is an optional peer: the app brings it)', () => {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; peerDependencies: Record<string, string> };
+  const sources = walk(join(ROOT, 'src')).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(f, 'utf8')).join('\n');
+  const imported = new Set([...sources.matchAll(/from '((?:@[^/']+\/)?[^./'][^/']*)/g)].map((m) => m[1]!).filter((name) => !name.startsWith('node:')));
+  for (const name of Object.keys(manifest.dependencies)) assert.ok(imported.has(name), `${name} is a dependency that src/ does not import`);
+  for (const name of imported) assert.ok(name in manifest.dependencies || name in manifest.peerDependencies, `${name} is imported by src/ but not a dependency`);
+});

@@ -37,20 +37,18 @@ export interface SessionLogins {
   removeLogin(name: string): Promise<boolean>;
 }
 
-const LOGINS = Symbol('koa-session-openid.logins');
-type WithLogins = Context & { [LOGINS]?: SessionLogins };
+/** The logins of requests served by koa-session (the built-in sessions keep theirs on the request's session). */
+const koaSessionLogins = new WeakMap<Context, SessionLogins>();
 
 /**
  * The request's logins: the built-in session's, else those kept in a koa-session of the app's own
  * (with a store: tokens never go into a cookie). No session at all is a setup mistake (`TypeError`).
  */
 export function loginsOf(ctx: Context): SessionLogins {
-  let logins = (ctx as WithLogins)[LOGINS];
-  if (!logins) {
-    const native = sessionOfContext(ctx);
-    logins = native ? new NativeLogins(native) : new KoaSessionLogins(ctx, sessionOf(ctx));
-    (ctx as WithLogins)[LOGINS] = logins;
-  }
+  const native = sessionOfContext(ctx);
+  if (native) return ((native.logins as SessionLogins | undefined) ??= new NativeLogins(native));
+  let logins = koaSessionLogins.get(ctx);
+  if (!logins) koaSessionLogins.set(ctx, (logins = new KoaSessionLogins(ctx, sessionOf(ctx))));
   return logins;
 }
 

@@ -10,7 +10,7 @@ import { ONE_DAY_MS, parseOptions, StoreOptionsSchema, type SessionStore } from 
 import type {} from './context-types.js';
 import { answerStoreFailure, failingClearly } from './store-failure.js';
 import { cookieHeader } from './cookie.js';
-import { SESSION_CONFIG, sessionOfContext, usedSession, type SessionConfig } from './request-session.js';
+import { installSessions, sessionOfContext, usedSession, type SessionConfig } from './request-session.js';
 
 const REDIS_URL = /^rediss?:\/\/./;
 /** RFC 6265 §4.1.1 cookie-name (an RFC 7230 token). */
@@ -222,7 +222,7 @@ export function redisSession(app: Koa, options?: RedisSessionOptions): RedisSess
     prefetch: [],
   };
   configs.set(app, cfg);
-  (app.context as unknown as Record<symbol, SessionConfig>)[SESSION_CONFIG] = cfg;
+  installSessions(app.context, cfg);
   Object.defineProperty(app.context, 'session', {
     configurable: true,
     get(this: Koa.Context) {

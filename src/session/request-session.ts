@@ -34,9 +34,16 @@ const REQUEST_SESSION = Symbol('koa-session-openid.session');
 type WithSession = Context & { [SESSION_CONFIG]?: SessionConfig; [REQUEST_SESSION]?: RequestSession };
 
 /**
- * The request's session, made on first use; `undefined` when the app has no session middleware.
- * Nothing is stored on a request that never uses it (a per-request mark would cost every request).
+ * Puts the configuration on `app.context`, with an empty session slot: a request that never uses
+ * its session then finds the slot on the prototype. Looking up a property that is nowhere on the
+ * chain takes V8's slow path on every request, and a WeakMap of contexts makes every garbage
+ * collection pay for its entries.
  */
+export function installSessions(appContext: object, cfg: SessionConfig): void {
+  Object.assign(appContext, { [SESSION_CONFIG]: cfg, [REQUEST_SESSION]: undefined });
+}
+
+/** The request's session, made on first use; `undefined` when the app has no session middleware. */
 export function sessionOfContext(ctx: Context): RequestSession | undefined {
   const current = (ctx as WithSession)[REQUEST_SESSION];
   if (current !== undefined) return current;
@@ -62,6 +69,8 @@ export function usedSession(ctx: Context): RequestSession | undefined {
 export class RequestSession {
   readonly ctx: Context;
   readonly cfg: SessionConfig;
+  /** The library's view of this session's logins (logins.ts), made on first use. */
+  logins: unknown;
   #id: SessionId | undefined;
   /** The browser sent a session cookie (valid or not), which a logout must clear. */
   readonly #sentCookie: boolean;

@@ -24,11 +24,50 @@ class Outage {
   }
 }
 
-const METHODS = ['read', 'change', 'take', 'destroy', 'fieldsWithPrefix', 'indexAdd', 'indexMembers', 'indexRemove'] as const;
-
-interface Pending {
+/** A store call in flight, as the deadline timer sees it. */
+interface Expiring {
   at: number;
   expire(): void;
+}
+
+/** What every call of one guarded store shares. */
+interface StoreCalls {
+  readonly timeoutMs: number;
+  readonly outage: Outage;
+  readonly deadlines: Deadlines;
+}
+
+/** One store call in flight: it settles with the store's answer or, past its deadline, fails. */
+class Pending<T> implements Expiring {
+  readonly at: number;
+  readonly promise: Promise<T>;
+  readonly #calls: StoreCalls;
+  #resolve!: (value: T) => void;
+  #reject!: (err: unknown) => void;
+
+  constructor(calls: StoreCalls, answer: Promise<T>) {
+    this.at = Date.now() + calls.timeoutMs;
+    this.#calls = calls;
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    answer.then(
+      (value) => {
+        calls.deadlines.delete(this);
+        calls.outage.success();
+        this.#resolve(value);
+      },
+      (err: unknown) => {
+        calls.deadlines.delete(this);
+        this.#reject(calls.outage.failure(err, 'the session store is not available'));
+      },
+    );
+  }
+
+  expire(): void {
+    this.#reject(this.#calls.outage.failure(new Error(`no answer within ${this.#calls.timeoutMs} ms`), 'the session store did not answer in time'));
+  }
 }
 
 /**
@@ -37,7 +76,7 @@ interface Pending {
  * the timeout, 10-100 ms) after its deadline; the timer stops while nothing is pending.
  */
 class Deadlines {
-  readonly #pending = new Set<Pending>();
+  readonly #pending = new Set<Expiring>();
   readonly #tick: number;
   #timer: NodeJS.Timeout | undefined;
 
@@ -45,12 +84,12 @@ class Deadlines {
     this.#tick = Math.min(100, Math.max(10, Math.floor(timeoutMs / 4)));
   }
 
-  add(entry: Pending): void {
+  add(entry: Expiring): void {
     this.#pending.add(entry);
     this.#timer ??= setInterval(() => this.#check(), this.#tick).unref();
   }
 
-  delete(entry: Pending): void {
+  delete(entry: Expiring): void {
     this.#pending.delete(entry);
   }
 
@@ -77,38 +116,29 @@ class Deadlines {
  * settings).
  */
 export function failingClearly(store: SessionStore, timeoutMs: number): SessionStore {
-  const outage = new Outage();
-  const deadlines = new Deadlines(timeoutMs);
-  const bounded = <T>(call: () => Promise<T>): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const entry: Pending = {
-        at: Date.now() + timeoutMs,
-        expire: () => reject(outage.failure(new Error(`no answer within ${timeoutMs} ms`), 'the session store did not answer in time')),
-      };
-      const failed = (err: unknown) => {
-        deadlines.delete(entry);
-        reject(outage.failure(err, 'the session store is not available'));
-      };
-      let promise: Promise<T>;
-      try {
-        promise = call();
-      } catch (err) {
-        failed(err);
-        return;
-      }
-      deadlines.add(entry);
-      promise.then((value) => {
-        deadlines.delete(entry);
-        outage.success();
-        resolve(value);
-      }, failed);
-    });
-  const guarded = { prefix: store.prefix } as Record<string, unknown>;
-  for (const name of METHODS) {
-    const method = store[name] as (...args: unknown[]) => Promise<unknown>;
-    guarded[name] = (...args: unknown[]) => bounded(() => method.apply(store, args));
-  }
-  return guarded as unknown as SessionStore;
+  const calls: StoreCalls = { timeoutMs, outage: new Outage(), deadlines: new Deadlines(timeoutMs) };
+  const bounded = <T>(call: () => Promise<T>): Promise<T> => {
+    let answer: Promise<T>;
+    try {
+      answer = call();
+    } catch (err) {
+      return Promise.reject(calls.outage.failure(err, 'the session store is not available'));
+    }
+    const pending = new Pending(calls, answer);
+    calls.deadlines.add(pending);
+    return pending.promise;
+  };
+  return {
+    prefix: store.prefix,
+    read: (tag, fields, touch) => bounded(() => store.read(tag, fields, touch)),
+    change: (tag, change) => bounded(() => store.change(tag, change)),
+    take: (tag, field, when, prefixes) => bounded(() => store.take(tag, field, when, prefixes)),
+    destroy: (tag, when) => bounded(() => store.destroy(tag, when)),
+    fieldsWithPrefix: (tag, prefixes) => bounded(() => store.fieldsWithPrefix(tag, prefixes)),
+    indexAdd: (key, member, expiresAt) => bounded(() => store.indexAdd(key, member, expiresAt)),
+    indexMembers: (key) => bounded(() => store.indexMembers(key)),
+    indexRemove: (key, member) => bounded(() => store.indexRemove(key, member)),
+  };
 }
 
 /**
