@@ -27,7 +27,7 @@ export interface SessionConfig {
 }
 
 /** The middleware's configuration, on `app.context` (so every request inherits it at no cost). */
-export const SESSION_CONFIG = Symbol('koa-session-openid.config');
+const SESSION_CONFIG = Symbol('koa-session-openid.config');
 /** A request's session, on its context once something used it. */
 const REQUEST_SESSION = Symbol('koa-session-openid.session');
 
