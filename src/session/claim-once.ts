@@ -45,8 +45,8 @@ function claimLocally(id: string, ttlMs: number): boolean {
 }
 
 /**
- * The store's atomic "take once": its own `claim` method (the built-in stores), else a `SET ... NX`
- * on its ioredis `client` (koa-redis), else `undefined`.
+ * The store's atomic "take once": its own `claim` method when it has one, else a `SET ... NX` on
+ * its ioredis `client` (koa-redis), else `undefined`.
  */
 export function storeClaim(store: KoaSessionStore): ((id: string, ttlMs: number) => Promise<boolean>) | undefined {
   if (typeof store.claim === 'function') return async (id, ttlMs) => (await store.claim!(id, ttlMs)) === true;
@@ -56,10 +56,11 @@ export function storeClaim(store: KoaSessionStore): ((id: string, ttlMs: number)
 }
 
 /**
- * Takes `id` once for `ttlMs`: `true` for the first caller, `false` for every later or concurrent
- * one. Atomic across processes through the session store's `claim` (see {@link storeClaim}; a
- * `redisSession` store always has one when its store can), else within this process only (with a
- * warning). A store failure is `session_unavailable` (503).
+ * Takes `id` once for `ttlMs`, for logins kept in a koa-session of the app's own (the built-in
+ * sessions take a pending login out atomically themselves): `true` for the first caller, `false`
+ * for every later or concurrent one. Atomic across processes through the koa-session store (see
+ * {@link storeClaim}), else within this process only (with a warning). A store failure is
+ * `session_unavailable` (503).
  */
 export async function claimOnce(ctx: Context, id: string, ttlMs: number): Promise<boolean> {
   const store = (ctx as { sessionOptions?: { store?: KoaSessionStore } }).sessionOptions?.store;

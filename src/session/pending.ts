@@ -112,7 +112,7 @@ export interface SettledLogin {
 }
 
 const SETTLED_KEY = 'openid:settled';
-export const MAX_SETTLED = 20;
+const MAX_SETTLED = 20;
 /** Settled logins are found by a hash of their state (a used state is no secret, but need not be kept either). */
 export const stateId = (state: string) => hash('sha256', state, 'base64url').slice(0, 22);
 

@@ -7,8 +7,8 @@ import { Session } from './session.js';
 import type { ChangeResult, Condition, SessionChange, SessionStore, Taken } from './store.js';
 
 /** The session cookie's default names: plain on http (development), `__Host-` prefixed whenever it is Secure. */
-export const COOKIE_HTTP = 'koa-session-openid';
-export const COOKIE_HTTPS = '__Host-koa-session-openid';
+const COOKIE_HTTP = 'koa-session-openid';
+const COOKIE_HTTPS = '__Host-koa-session-openid';
 
 /** What the middleware resolved from its options, shared by every request. */
 export interface SessionConfig {

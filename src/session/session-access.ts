@@ -20,8 +20,3 @@ export function sessionOf(ctx: Context): SessionData {
   }
   return session;
 }
-
-/** The session if there is one (a guard on a request without any session simply finds no login). */
-export function maybeSession(ctx: Context): SessionData | undefined {
-  return (ctx as { session?: SessionData | null }).session ?? undefined;
-}

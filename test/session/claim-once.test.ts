@@ -1,10 +1,12 @@
-/** claimOnce: a login's state is taken once, atomically in the store (real Redis), else per process. */
+/**
+ * claimOnce, for logins kept in a koa-session of the app's own: a login's state is taken once,
+ * atomically in the store's Redis (real Redis), else per process.
+ */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Context } from 'koa';
 import koaRedis from 'koa-redis';
 import { claimOnce } from '../../src/session/claim-once.js';
-import { RedisStore } from '../../src/session/index.js';
 import { newRedis, redisUrl, uniquePrefix } from '../support/redis.js';
 
 const redis = newRedis();
@@ -12,8 +14,8 @@ after(() => redis.quit());
 const ctxWith = (store: unknown) => ({ sessionOptions: { store } }) as unknown as Context;
 const id = () => `state:${Math.random().toString(36).slice(2)}`;
 
-test('RedisStore: of 20 concurrent claims exactly one wins; the claim expires with its TTL', async () => {
-  const ctx = ctxWith(new RedisStore(redis, { prefix: uniquePrefix('claim') }));
+test('koa-redis over the app\'s ioredis 6 client: of 20 concurrent claims exactly one wins; the claim expires with its TTL', async () => {
+  const ctx = ctxWith(koaRedis({ client: redis as never, prefix: uniquePrefix('claim') } as never));
   const key = id();
   const results = await Promise.all(Array.from({ length: 20 }, () => claimOnce(ctx, key, 300)));
   assert.equal(results.filter(Boolean).length, 1);
