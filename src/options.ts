@@ -71,6 +71,12 @@ export const OpenIDOptionsSchema = z.strictObject({
   /** The callback ("auth") route registered as `redirect_uri`. Default `/openid/${name}/auth`. */
   routeAuth: routePath.optional(),
   /**
+   * The back-channel logout route (OpenID Connect Back-Channel Logout 1.0): register
+   * `<baseUrl><routeBackchannelLogout>` at the provider as the client's backchannel_logout_uri.
+   * Default `/openid/${name}/backchannel-logout`.
+   */
+  routeBackchannelLogout: routePath.optional(),
+  /**
    * Register the login and callback routes. `false` for an API that only checks bearer tokens
    * (`bearer()`, `verifyToken`): it then needs no session either. Default `true`.
    */
@@ -150,6 +156,7 @@ export type OpenIDOptions = z.input<typeof OpenIDOptionsSchema>;
 export interface ResolvedOptions extends z.output<typeof OpenIDOptionsSchema> {
   routeLogin: string;
   routeAuth: string;
+  routeBackchannelLogout: string;
   responseMode: 'query' | 'form_post';
 }
 
@@ -180,13 +187,16 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   }
   const routeLogin = o.routeLogin ?? `/openid/${o.name}/login`;
   const routeAuth = o.routeAuth ?? `/openid/${o.name}/auth`;
-  if (routeLogin === routeAuth) throw new TypeError('"routeLogin" and "routeAuth" must differ');
+  const routeBackchannelLogout = o.routeBackchannelLogout ?? `/openid/${o.name}/backchannel-logout`;
+  if (new Set([routeLogin, routeAuth, routeBackchannelLogout]).size < 3) {
+    throw new TypeError('"routeLogin", "routeAuth" and "routeBackchannelLogout" must differ');
+  }
   for (const [key, url] of [['configuration', o.configuration], ['issuer', o.issuer]] as const) {
     if (url && !o.allowInsecureRequests && new URL(url).protocol !== 'https:') {
       throw new TypeError(`"${key}" must be an https URL (set "allowInsecureRequests" only for development)`);
     }
   }
-  return redacting({ ...o, scopes, routeLogin, routeAuth, responseMode });
+  return redacting({ ...o, scopes, routeLogin, routeAuth, routeBackchannelLogout, responseMode });
 }
 
 /**

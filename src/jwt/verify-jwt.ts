@@ -20,8 +20,10 @@ export interface JwtCheck {
   algorithms: readonly string[];
   /** Seconds. */
   clockTolerance: number;
-  /** Claims that must be present besides `iss`, `aud` and `exp` (always required). */
+  /** Claims that must be present besides `iss`, `aud` and `exp` (required unless `expOptional`). */
   requiredClaims?: string[];
+  /** `exp` may be absent (a logout token's, Back-Channel Logout 1.0 §2.4); when present it is checked. */
+  expOptional?: boolean;
   /** The error code to fail with (`invalid_token` or `invalid_id_token`). */
   errorCode: OpenIDErrorCode;
   /** The client secret, for `HS*` algorithms when (and only when) `algorithms` lists them. */
@@ -105,7 +107,7 @@ function claimRulesOf(check: JwtCheck): ClaimRules {
       issuer: check.issuer,
       audience: check.audience,
       clockTolerance: check.clockTolerance,
-      required: [...new Set(['iss', 'aud', 'exp', ...(check.requiredClaims ?? [])])],
+      required: [...new Set(['iss', 'aud', ...(check.expOptional ? [] : ['exp']), ...(check.requiredClaims ?? [])])],
     };
     claimRules.set(check, rules);
   }

@@ -7,6 +7,7 @@ import type { UserInfoResponse } from 'openid-client';
 import { startLogin, type LoginOptions } from '../login/authorize.js';
 import { bearer, VerifyTokenOptionsSchema, type BearerOptions, type VerifyTokenOptions } from '../api/bearer.js';
 import { completeLogin } from '../login/callback.js';
+import { backchannelLogout } from '../login/backchannel-logout.js';
 import { ProviderConnection, type Provider } from '../provider/discovery.js';
 import { OpenIDError, isOpenIDError } from '../errors.js';
 import { required, optional, type RequiredOptions } from './guards.js';
@@ -37,11 +38,11 @@ function claim(target: Target, opts: ResolvedOptions): void {
   let entry = taken.get(target);
   if (!entry) taken.set(target, (entry = { names: new Set(), routes: new Set() }));
   if (entry.names.has(opts.name)) throw new TypeError(`new OpenID(): a provider named "${opts.name}" is already registered`);
-  for (const route of opts.routes ? [opts.routeLogin, opts.routeAuth] : []) {
+  for (const route of opts.routes ? [opts.routeLogin, opts.routeAuth, opts.routeBackchannelLogout] : []) {
     if (entry.routes.has(route)) throw new TypeError(`new OpenID(): the route "${route}" is already used by another provider`);
   }
   entry.names.add(opts.name);
-  if (opts.routes) entry.routes.add(opts.routeLogin).add(opts.routeAuth);
+  if (opts.routes) entry.routes.add(opts.routeLogin).add(opts.routeAuth).add(opts.routeBackchannelLogout);
 }
 
 let warnedProduction = false;
@@ -86,12 +87,18 @@ export class OpenID {
     if (!this.options.routes) return;
     const login = this.#handle((ctx) => this.login(ctx, { returnTo: ctx.query.returnTo as string | undefined }));
     const callback = this.#handle((ctx) => completeLogin(ctx, this.options, () => this.#connection.get(), this.loginUrl()));
+    const backchannel = this.#handle((ctx) => backchannelLogout(ctx, this.options, () => this.#connection.get()));
     if (isRouter(app)) {
       app.get(this.options.routeLogin, login);
       app.get(this.options.routeAuth, callback);
       app.post(this.options.routeAuth, callback);
+      app.post(this.options.routeBackchannelLogout, backchannel);
     } else {
-      addExactRoutes(app, { login: this.options.routeLogin, auth: this.options.routeAuth }, { login, callback });
+      addExactRoutes(
+        app,
+        { login: this.options.routeLogin, auth: this.options.routeAuth, backchannelLogout: this.options.routeBackchannelLogout },
+        { login, callback, backchannelLogout: backchannel },
+      );
     }
   }
 

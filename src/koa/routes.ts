@@ -6,6 +6,8 @@ export interface RouteHandlers {
   login: Middleware;
   /** `GET`/`POST` of the callback route (it refuses the method its response mode does not use). */
   callback: Middleware;
+  /** Any method of the back-channel logout route (it answers all but `POST` with 405). */
+  backchannelLogout: Middleware;
 }
 
 /** Each app's route table: path → the handler and the methods it takes. */
@@ -17,7 +19,7 @@ const tables = new WeakMap<Koa, Map<string, { methods: readonly string[]; handle
  * router per provider would run its matcher on each one). On a @koa/router `Router` the routes
  * are registered on it instead.
  */
-export function addExactRoutes(app: Koa, paths: { login: string; auth: string }, handlers: RouteHandlers): void {
+export function addExactRoutes(app: Koa, paths: { login: string; auth: string; backchannelLogout: string }, handlers: RouteHandlers): void {
   let table = tables.get(app);
   if (!table) {
     const routes = (table = new Map());
@@ -29,4 +31,5 @@ export function addExactRoutes(app: Koa, paths: { login: string; auth: string },
   }
   table.set(paths.login, { methods: ['GET', 'HEAD'], handler: handlers.login });
   table.set(paths.auth, { methods: ['GET', 'POST'], handler: handlers.callback });
+  table.set(paths.backchannelLogout, { methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], handler: handlers.backchannelLogout });
 }

@@ -10,7 +10,8 @@ const DEFAULT_MAX_VALUE_LENGTH = 4096;
 /** A parameter name fit to quote in an error message. */
 const quote = (key: string) => key.slice(0, 32).replace(/[^\w-]/g, '?');
 
-async function readForm(ctx: Context): Promise<string> {
+/** The urlencoded body of a POST to one of the library's routes (`what` names it in errors), at most {@link MAX_FORM_BYTES}. */
+export async function readForm(ctx: Context, what = 'callback'): Promise<string> {
   const preParsed = (ctx.request as { body?: unknown }).body;
   if (preParsed !== undefined) {
     // A body parser ran before us: use what it parsed.
@@ -18,24 +19,24 @@ async function readForm(ctx: Context): Promise<string> {
     if (typeof preParsed === 'object' && preParsed !== null && Object.values(preParsed).every((v) => typeof v === 'string')) {
       return new URLSearchParams(preParsed as Record<string, string>).toString();
     }
-    throw new OpenIDError('invalid_request', 'the callback body could not be read');
+    throw new OpenIDError('invalid_request', `the ${what} body could not be read`);
   }
   if (!ctx.is('application/x-www-form-urlencoded')) {
-    throw new OpenIDError('invalid_request', 'a POST callback must be application/x-www-form-urlencoded', { status: 415 });
+    throw new OpenIDError('invalid_request', `a POST to the ${what} route must be application/x-www-form-urlencoded`, { status: 415 });
   }
   const declared = Number(ctx.get('content-length') || 0);
-  if (declared > MAX_FORM_BYTES) throw new OpenIDError('invalid_request', 'the callback body is too large', { status: 413 });
+  if (declared > MAX_FORM_BYTES) throw new OpenIDError('invalid_request', `the ${what} body is too large`, { status: 413 });
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > MAX_FORM_BYTES) throw new OpenIDError('invalid_request', 'the callback body is too large', { status: 413 });
+      if (size > MAX_FORM_BYTES) throw new OpenIDError('invalid_request', `the ${what} body is too large`, { status: 413 });
       chunks.push(chunk);
     }
   } catch (err) {
     if (err instanceof OpenIDError) throw err;
-    throw new OpenIDError('invalid_request', 'the callback body could not be read', { cause: err });
+    throw new OpenIDError('invalid_request', `the ${what} body could not be read`, { cause: err });
   }
   return Buffer.concat(chunks).toString('utf8');
 }

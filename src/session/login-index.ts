@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { decodeLogin } from './login-record.js';
 import type { SessionStore } from './store.js';
 
 /** What a stored login is found by: the provider's session (`sid`) or the user (`sub`). */
@@ -35,4 +36,29 @@ export async function unindexLogin(store: SessionStore, provider: string, claims
  */
 export function sessionsWithLogin(store: SessionStore, provider: string, key: LoginKey): Promise<string[]> {
   return store.indexMembers(indexKey(store.prefix, provider, key));
+}
+
+/**
+ * Ends the logins of `provider` with this `sid` (or, given only a `sub`, every login of that
+ * user) in every session that holds one, on every instance: what a logout from the provider asks.
+ * A session whose login changed meanwhile (another `sid` after a new login) is left alone; each
+ * ended login is a conditional change of its own fields, so no request that read the session
+ * before can bring it back. Resolves to the number of logins ended.
+ */
+export async function endLogins(store: SessionStore, provider: string, key: LoginKey): Promise<number> {
+  const hot = `l:${provider}`;
+  const indexed = indexKey(store.prefix, provider, key);
+  let ended = 0;
+  for (const tag of await store.indexMembers(indexed)) {
+    const [raw] = (await store.read(tag, [hot])).values;
+    const login = decodeLogin(raw);
+    const matches = login && ('sid' in key ? login.claims.sid === key.sid : login.claims.sub === key.sub);
+    if (matches && (await store.change(tag, { when: [{ field: hot, value: raw! }], del: [hot, `t:${provider}`] })).done) {
+      ended++;
+      await unindexLogin(store, provider, login.claims, tag);
+    } else if (!login) {
+      await store.indexRemove(indexed, tag);
+    }
+  }
+  return ended;
 }

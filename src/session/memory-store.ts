@@ -31,6 +31,7 @@ export class MemoryStore implements SessionStore {
   readonly sessionTtl: number;
   readonly #sessions = new Map<string, Entry>();
   readonly #index = new Map<string, Map<string, number>>();
+  readonly #claims = new Map<string, number>();
   #lastSweep = Date.now();
 
   constructor(options?: MemoryStoreOptions) {
@@ -143,7 +144,15 @@ export class MemoryStore implements SessionStore {
     this.#index.get(key)?.delete(member);
   }
 
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    if ((this.#claims.get(key) ?? 0) > now) return false;
+    this.#claims.set(key, now + ttlMs);
+    return true;
+  }
+
   #sweep(now: number): void {
+    for (const [key, until] of this.#claims) if (until <= now) this.#claims.delete(key);
     this.#lastSweep = now;
     for (const [tag, entry] of this.#sessions) if (entry.expiresAt <= now) this.#sessions.delete(tag);
     for (const [key, set] of this.#index) {

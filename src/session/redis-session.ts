@@ -38,7 +38,7 @@ export const RedisSessionOptionsSchema = z.strictObject({
   redis: z
     .union([
       z.string({ error: REDIS_ERROR }).regex(REDIS_URL, { error: REDIS_ERROR }),
-      z.custom<RedisClientLike>((v) => hasMethods(v, 'hmget', 'evalsha', 'eval'), { error: REDIS_ERROR }),
+      z.custom<RedisClientLike>((v) => hasMethods(v, 'hmget', 'evalsha', 'eval', 'set'), { error: REDIS_ERROR }),
     ], { error: REDIS_ERROR })
     .optional(),
   /**
@@ -47,7 +47,7 @@ export const RedisSessionOptionsSchema = z.strictObject({
    * with koa-session itself (README, "koa-session and koa-redis").
    */
   store: z
-    .custom<SessionStore>((v) => hasMethods(v, 'read', 'change', 'take', 'destroy', 'fieldsWithPrefix', 'indexAdd', 'indexMembers', 'indexRemove'), {
+    .custom<SessionStore>((v) => hasMethods(v, 'read', 'change', 'take', 'destroy', 'fieldsWithPrefix', 'indexAdd', 'indexMembers', 'indexRemove', 'claim'), {
       error: 'must be a RedisStore or MemoryStore (a koa-session store such as koa-redis goes with koa-session itself: app.use(session({ store }, app)))',
     })
     .optional(),
@@ -117,6 +117,11 @@ export interface RedisSessionMiddleware extends Koa.Middleware {
 }
 
 const configs = new WeakMap<object, SessionConfig>();
+
+/** The session store of the app serving `ctx` (its session middleware's), or `undefined`. */
+export function sessionStoreOf(ctx: Koa.Context): SessionStore | undefined {
+  return configs.get(ctx.app)?.store;
+}
 
 /**
  * Tells the app's session middleware that a provider named `name` exists: its login is read along

@@ -7,8 +7,8 @@ import { CHANGE, DESTROY, FIELDS_WITH_PREFIX, INDEX_ADD, READ_TOUCH, TAKE, type 
 type Arg = string | number;
 
 /**
- * The commands the store sends: `HMGET`, `ZRANGEBYSCORE`, `ZREM`, and `EVALSHA` (`EVAL` once per
- * script and server) for the rest. An ioredis `Redis` or `Cluster` client fits; nothing that
+ * The commands the store sends: `HMGET`, `ZRANGEBYSCORE`, `ZREM`, `SET ... NX`, and `EVALSHA`
+ * (`EVAL` once per script and server) for the rest. An ioredis `Redis` or `Cluster` client fits; nothing that
  * changes the connection's state is ever sent (no `SELECT`), so the client can be shared with the
  * rest of the app.
  */
@@ -18,13 +18,14 @@ export interface RedisClientLike {
   eval(script: string, numkeys: number, ...args: Arg[]): Promise<unknown>;
   zrangebyscore(key: string, min: Arg, max: Arg): Promise<string[]>;
   zrem(key: string, ...members: string[]): Promise<number>;
+  set(key: string, value: string, px: 'PX', ms: number, nx: 'NX'): Promise<unknown>;
 }
 
 export type RedisStoreOptions = StoreOptions;
 
 const isRedisClient = (client: unknown): client is RedisClientLike =>
   typeof client === 'object' && client !== null &&
-  ['hmget', 'evalsha', 'eval', 'zrangebyscore', 'zrem'].every((m) => typeof (client as Record<string, unknown>)[m] === 'function');
+  ['hmget', 'evalsha', 'eval', 'zrangebyscore', 'zrem', 'set'].every((m) => typeof (client as Record<string, unknown>)[m] === 'function');
 
 /** A flat field/value list as an object. */
 function pairs(flat: string[]): Record<string, string> {
@@ -109,5 +110,9 @@ export class RedisStore implements SessionStore {
 
   async indexRemove(key: string, member: string): Promise<void> {
     await this.client.zrem(key, member);
+  }
+
+  async claim(key: string, ttlMs: number): Promise<boolean> {
+    return (await this.client.set(key, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
   }
 }

@@ -138,6 +138,7 @@ export function failingClearly(store: SessionStore, timeoutMs: number): SessionS
     indexAdd: (key, member, expiresAt) => bounded(() => store.indexAdd(key, member, expiresAt)),
     indexMembers: (key) => bounded(() => store.indexMembers(key)),
     indexRemove: (key, member) => bounded(() => store.indexRemove(key, member)),
+    claim: (key, ttlMs) => bounded(() => store.claim(key, ttlMs)),
   };
 }
 

@@ -91,6 +91,8 @@ export interface SessionStore {
   /** The members of `key` that have not expired. */
   indexMembers(key: string): Promise<string[]>;
   indexRemove(key: string, member: string): Promise<void>;
+  /** Marks `key` as taken for `ttlMs`: `true` for the first caller, `false` while it is taken (a logout token's `jti`). */
+  claim(key: string, ttlMs: number): Promise<boolean>;
 }
 
 export const ONE_DAY_MS = 24 * 60 * 60 * 1000;

@@ -118,3 +118,22 @@ test('two concurrent refreshes in two processes: one is stored, the other reques
     op.onToken(undefined);
   }
 });
+
+test('a back-channel logout delivered to one instance ends the session on the others, also in another process', async () => {
+  const { BACKCHANNEL_LOGOUT_EVENT } = await import('../../src/jwt/logout-token.js');
+  const { validIdTokenClaims } = await import('../support/hostile-provider.js');
+  const sid = `op-session-${Date.now()}`;
+  op.onToken((ctx) => op.tokenAnswer(ctx, { ...validIdTokenClaims(ctx), sid }));
+  try {
+    const cookie = await loginCookie();
+    assert.notEqual((await call(other, '/me', cookie)).body.login, null);
+    const now = Math.floor(Date.now() / 1000);
+    const token = await op.sign({ iss: op.issuer, aud: 'hostile-client', iat: now, exp: now + 120, jti: `jti-${sid}`, events: { [BACKCHANNEL_LOGOUT_EVENT]: {} }, sid }, { typ: 'logout+jwt' });
+    const res = await fetch(`${two.base}/openid/hostile/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ logout_token: token }) });
+    assert.equal(res.status, 200);
+    assert.equal((await call(one, '/me', cookie)).body.login, null);
+    assert.equal((await call(other, '/me', cookie)).body.login, null);
+  } finally {
+    op.onToken(undefined);
+  }
+});
