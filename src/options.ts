@@ -77,6 +77,20 @@ export const OpenIDOptionsSchema = z.strictObject({
    */
   routeBackchannelLogout: routePath.optional(),
   /**
+   * The logout route (RP-Initiated Logout 1.0): ends this provider's login here, then at the
+   * provider when it has an `end_session_endpoint`. Default `/openid/${name}/logout`.
+   */
+  routeLogout: routePath.optional(),
+  /** Where the provider sends the browser back after its logout. Default `/openid/${name}/logged-out`. */
+  routeLoggedOut: routePath.optional(),
+  /**
+   * The `post_logout_redirect_uri` sent to the provider (register it there). Default
+   * `<baseUrl><routeLoggedOut>`; never taken from the request.
+   */
+  postLogoutRedirectUri: z.string().url().optional(),
+  /** Where the browser lands after a logout. Default `/`. */
+  postLogoutReturnTo: routePath.default('/'),
+  /**
    * Register the login and callback routes. `false` for an API that only checks bearer tokens
    * (`bearer()`, `verifyToken`): it then needs no session either. Default `true`.
    */
@@ -157,6 +171,8 @@ export interface ResolvedOptions extends z.output<typeof OpenIDOptionsSchema> {
   routeLogin: string;
   routeAuth: string;
   routeBackchannelLogout: string;
+  routeLogout: string;
+  routeLoggedOut: string;
   responseMode: 'query' | 'form_post';
 }
 
@@ -188,15 +204,17 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const routeLogin = o.routeLogin ?? `/openid/${o.name}/login`;
   const routeAuth = o.routeAuth ?? `/openid/${o.name}/auth`;
   const routeBackchannelLogout = o.routeBackchannelLogout ?? `/openid/${o.name}/backchannel-logout`;
-  if (new Set([routeLogin, routeAuth, routeBackchannelLogout]).size < 3) {
-    throw new TypeError('"routeLogin", "routeAuth" and "routeBackchannelLogout" must differ');
+  const routeLogout = o.routeLogout ?? `/openid/${o.name}/logout`;
+  const routeLoggedOut = o.routeLoggedOut ?? `/openid/${o.name}/logged-out`;
+  if (new Set([routeLogin, routeAuth, routeBackchannelLogout, routeLogout, routeLoggedOut]).size < 5) {
+    throw new TypeError('"routeLogin", "routeAuth", "routeBackchannelLogout", "routeLogout" and "routeLoggedOut" must differ');
   }
   for (const [key, url] of [['configuration', o.configuration], ['issuer', o.issuer]] as const) {
     if (url && !o.allowInsecureRequests && new URL(url).protocol !== 'https:') {
       throw new TypeError(`"${key}" must be an https URL (set "allowInsecureRequests" only for development)`);
     }
   }
-  return redacting({ ...o, scopes, routeLogin, routeAuth, routeBackchannelLogout, responseMode });
+  return redacting({ ...o, scopes, routeLogin, routeAuth, routeBackchannelLogout, routeLogout, routeLoggedOut, responseMode });
 }
 
 /**

@@ -8,6 +8,7 @@ import { startLogin, type LoginOptions } from '../login/authorize.js';
 import { bearer, VerifyTokenOptionsSchema, type BearerOptions, type VerifyTokenOptions } from '../api/bearer.js';
 import { completeLogin } from '../login/callback.js';
 import { backchannelLogout } from '../login/backchannel-logout.js';
+import { endSession, loggedOut, logoutRoute } from '../login/rp-logout.js';
 import { ProviderConnection, type Provider } from '../provider/discovery.js';
 import { OpenIDError, isOpenIDError } from '../errors.js';
 import { required, optional, type RequiredOptions } from './guards.js';
@@ -38,11 +39,12 @@ function claim(target: Target, opts: ResolvedOptions): void {
   let entry = taken.get(target);
   if (!entry) taken.set(target, (entry = { names: new Set(), routes: new Set() }));
   if (entry.names.has(opts.name)) throw new TypeError(`new OpenID(): a provider named "${opts.name}" is already registered`);
-  for (const route of opts.routes ? [opts.routeLogin, opts.routeAuth, opts.routeBackchannelLogout] : []) {
+  const routes = [opts.routeLogin, opts.routeAuth, opts.routeBackchannelLogout, opts.routeLogout, opts.routeLoggedOut];
+  for (const route of opts.routes ? routes : []) {
     if (entry.routes.has(route)) throw new TypeError(`new OpenID(): the route "${route}" is already used by another provider`);
   }
   entry.names.add(opts.name);
-  if (opts.routes) entry.routes.add(opts.routeLogin).add(opts.routeAuth).add(opts.routeBackchannelLogout);
+  if (opts.routes) for (const route of routes) entry.routes.add(route);
 }
 
 let warnedProduction = false;
@@ -88,16 +90,27 @@ export class OpenID {
     const login = this.#handle((ctx) => this.login(ctx, { returnTo: ctx.query.returnTo as string | undefined }));
     const callback = this.#handle((ctx) => completeLogin(ctx, this.options, () => this.#connection.get(), this.loginUrl()));
     const backchannel = this.#handle((ctx) => backchannelLogout(ctx, this.options, () => this.#connection.get()));
+    const logout = this.#handle((ctx) => logoutRoute(ctx, this.options, () => this.logout(ctx, { endSession: true }).then(() => undefined), this.#path(this.options.routeLogout)));
+    const done = this.#handle((ctx) => loggedOut(ctx, this.options, loginsOf(ctx)));
     if (isRouter(app)) {
       app.get(this.options.routeLogin, login);
       app.get(this.options.routeAuth, callback);
       app.post(this.options.routeAuth, callback);
       app.post(this.options.routeBackchannelLogout, backchannel);
+      app.get(this.options.routeLogout, logout);
+      app.post(this.options.routeLogout, logout);
+      app.get(this.options.routeLoggedOut, done);
     } else {
       addExactRoutes(
         app,
-        { login: this.options.routeLogin, auth: this.options.routeAuth, backchannelLogout: this.options.routeBackchannelLogout },
-        { login, callback, backchannelLogout: backchannel },
+        {
+          login: this.options.routeLogin,
+          auth: this.options.routeAuth,
+          backchannelLogout: this.options.routeBackchannelLogout,
+          logout: this.options.routeLogout,
+          loggedOut: this.options.routeLoggedOut,
+        },
+        { login, callback, backchannelLogout: backchannel, logout, loggedOut: done },
       );
     }
   }
@@ -166,9 +179,18 @@ export class OpenID {
     return maybeLoginsOf(ctx)?.login(this.name, true);
   }
 
-  /** Ends this provider's login in this session (locally; other providers' logins stay). Resolves to whether there was one. */
-  async logout(ctx: Context): Promise<boolean> {
-    return (await maybeLoginsOf(ctx)?.removeLogin(this.name)) ?? false;
+  /**
+   * Ends this provider's login in this session (other providers' logins stay) and resolves to
+   * whether there was one. With `endSession: true`, also at the provider (RP-Initiated Logout 1.0):
+   * the response becomes a redirect to its `end_session_endpoint` (or to `postLogoutReturnTo` when
+   * it has none).
+   */
+  async logout(ctx: Context, options: { endSession?: boolean } = {}): Promise<boolean> {
+    if (!options.endSession) return (await maybeLoginsOf(ctx)?.removeLogin(this.name)) ?? false;
+    const logins = loginsOf(ctx);
+    const had = (await logins.login(this.name)) !== undefined;
+    await endSession(ctx, this.options, await this.#connection.get(), logins, this.#path(this.options.routeLoggedOut));
+    return had;
   }
 
   /** Uses the refresh token to renew the stored tokens; `login_required` when that is refused. */

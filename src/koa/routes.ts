@@ -8,6 +8,10 @@ export interface RouteHandlers {
   callback: Middleware;
   /** Any method of the back-channel logout route (it answers all but `POST` with 405). */
   backchannelLogout: Middleware;
+  /** `GET`/`POST` of the logout route. */
+  logout: Middleware;
+  /** `GET` of the post-logout route. */
+  loggedOut: Middleware;
 }
 
 /** Each app's route table: path → the handler and the methods it takes. */
@@ -19,7 +23,11 @@ const tables = new WeakMap<Koa, Map<string, { methods: readonly string[]; handle
  * router per provider would run its matcher on each one). On a @koa/router `Router` the routes
  * are registered on it instead.
  */
-export function addExactRoutes(app: Koa, paths: { login: string; auth: string; backchannelLogout: string }, handlers: RouteHandlers): void {
+export function addExactRoutes(
+  app: Koa,
+  paths: { login: string; auth: string; backchannelLogout: string; logout: string; loggedOut: string },
+  handlers: RouteHandlers,
+): void {
   let table = tables.get(app);
   if (!table) {
     const routes = (table = new Map());
@@ -31,5 +39,7 @@ export function addExactRoutes(app: Koa, paths: { login: string; auth: string; b
   }
   table.set(paths.login, { methods: ['GET', 'HEAD'], handler: handlers.login });
   table.set(paths.auth, { methods: ['GET', 'POST'], handler: handlers.callback });
+  table.set(paths.logout, { methods: ['GET', 'HEAD', 'POST'], handler: handlers.logout });
+  table.set(paths.loggedOut, { methods: ['GET', 'HEAD'], handler: handlers.loggedOut });
   table.set(paths.backchannelLogout, { methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], handler: handlers.backchannelLogout });
 }

@@ -15,6 +15,8 @@ import type { SessionData } from './session-access.js';
  * requests may undo one another (a stale request writes back old tokens or an ended login), and
  * logins are not indexed by provider session (no back-channel logout). README, "Sessions".
  */
+const LOGOUTS_KEY = 'openid:logouts';
+
 export class KoaSessionLogins implements SessionLogins {
   readonly #ctx: Context;
   readonly #session: SessionData;
@@ -63,5 +65,21 @@ export class KoaSessionLogins implements SessionLogins {
 
   async removeLogin(name: string): Promise<boolean> {
     return removeLogin(this.#session, name);
+  }
+
+  async startLogout(state: string, provider: string): Promise<void> {
+    const logouts = (this.#session[LOGOUTS_KEY] as Record<string, { provider: string; at: number }> | undefined) ?? {};
+    this.#session[LOGOUTS_KEY] = { ...logouts, [stateId(state)]: { provider, at: Date.now() } };
+  }
+
+  async takeLogout(state: string, ttlMs: number): Promise<string | undefined> {
+    const logouts = (this.#session[LOGOUTS_KEY] as Record<string, { provider: string; at: number }> | undefined) ?? {};
+    const id = stateId(state);
+    const taken = Object.hasOwn(logouts, id) ? logouts[id] : undefined;
+    if (!taken) return undefined;
+    const { [id]: _taken, ...rest } = logouts;
+    if (Object.keys(rest).length) this.#session[LOGOUTS_KEY] = rest;
+    else delete this.#session[LOGOUTS_KEY];
+    return Date.now() - taken.at < ttlMs ? taken.provider : undefined;
   }
 }

@@ -35,6 +35,10 @@ export interface SessionLogins {
   replaceLogin(name: string, login: UserLogin): Promise<Replaced>;
   /** Ends a provider's login in this session; whether there was one. */
   removeLogin(name: string): Promise<boolean>;
+  /** Remembers a logout sent to the provider under its `state`, for `ttlMs`. */
+  startLogout(state: string, provider: string, ttlMs: number): Promise<void>;
+  /** Takes the logout of `state` out, once: the provider it was sent to, or `undefined`. */
+  takeLogout(state: string, ttlMs: number): Promise<string | undefined>;
 }
 
 /** The logins of requests served by koa-session (the built-in sessions keep theirs on the request's session). */

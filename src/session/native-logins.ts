@@ -11,6 +11,8 @@ const HOT = 'l:';
 const COLD = 't:';
 const PENDING = 'p:';
 const SETTLED = 's:';
+/** A logout sent to the provider, by its state id. */
+const LOGOUT = 'o:';
 /** Until when the session's logins are indexed (ms since the epoch): see RequestSession's #keepIndexed. */
 const INDEXED = 'i';
 
@@ -134,6 +136,15 @@ export class NativeLogins implements SessionLogins {
     this.#read.delete(name);
     this.#rs.forget(HOT + name, COLD + name);
     return result && (await this.login(name)) ? 'changed' : 'gone';
+  }
+
+  async startLogout(state: string, provider: string, ttlMs: number): Promise<void> {
+    await this.#rs.change({ set: { [LOGOUT + stateId(state)]: JSON.stringify({ provider, at: Date.now() }) }, ttl: { ms: ttlMs, mode: 'extend' } }, true);
+  }
+
+  async takeLogout(state: string, ttlMs: number): Promise<string | undefined> {
+    const taken = parseObject<{ provider: string; at: number }>((await this.#rs.take(LOGOUT + stateId(state))).value);
+    return taken && Date.now() - taken.at < ttlMs ? taken.provider : undefined;
   }
 
   async removeLogin(name: string): Promise<boolean> {
