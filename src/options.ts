@@ -84,6 +84,13 @@ export const OpenIDOptionsSchema = z.strictObject({
   /** Where the provider sends the browser back after its logout. Default `/openid/${name}/logged-out`. */
   routeLoggedOut: routePath.optional(),
   /**
+   * The front-channel logout route (Front-Channel Logout 1.0): register `<baseUrl><route>` as the
+   * client's frontchannel_logout_uri. Default `/openid/${name}/frontchannel-logout`.
+   */
+  routeFrontchannelLogout: routePath.optional(),
+  /** A front-channel logout must name the issuer (`iss`); `false` for Azure AD, which sends `sid` alone. Default `true`. */
+  frontchannelLogoutRequiresIss: z.boolean().default(true),
+  /**
    * The `post_logout_redirect_uri` sent to the provider (register it there). Default
    * `<baseUrl><routeLoggedOut>`; never taken from the request.
    */
@@ -173,6 +180,7 @@ export interface ResolvedOptions extends z.output<typeof OpenIDOptionsSchema> {
   routeBackchannelLogout: string;
   routeLogout: string;
   routeLoggedOut: string;
+  routeFrontchannelLogout: string;
   responseMode: 'query' | 'form_post';
 }
 
@@ -206,15 +214,16 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const routeBackchannelLogout = o.routeBackchannelLogout ?? `/openid/${o.name}/backchannel-logout`;
   const routeLogout = o.routeLogout ?? `/openid/${o.name}/logout`;
   const routeLoggedOut = o.routeLoggedOut ?? `/openid/${o.name}/logged-out`;
-  if (new Set([routeLogin, routeAuth, routeBackchannelLogout, routeLogout, routeLoggedOut]).size < 5) {
-    throw new TypeError('"routeLogin", "routeAuth", "routeBackchannelLogout", "routeLogout" and "routeLoggedOut" must differ');
+  const routeFrontchannelLogout = o.routeFrontchannelLogout ?? `/openid/${o.name}/frontchannel-logout`;
+  if (new Set([routeLogin, routeAuth, routeBackchannelLogout, routeLogout, routeLoggedOut, routeFrontchannelLogout]).size < 6) {
+    throw new TypeError('the routes ("routeLogin", "routeAuth", "routeLogout", "routeLoggedOut", "routeBackchannelLogout", "routeFrontchannelLogout") must differ');
   }
   for (const [key, url] of [['configuration', o.configuration], ['issuer', o.issuer]] as const) {
     if (url && !o.allowInsecureRequests && new URL(url).protocol !== 'https:') {
       throw new TypeError(`"${key}" must be an https URL (set "allowInsecureRequests" only for development)`);
     }
   }
-  return redacting({ ...o, scopes, routeLogin, routeAuth, routeBackchannelLogout, routeLogout, routeLoggedOut, responseMode });
+  return redacting({ ...o, scopes, routeLogin, routeAuth, routeBackchannelLogout, routeLogout, routeLoggedOut, routeFrontchannelLogout, responseMode });
 }
 
 /**

@@ -9,6 +9,7 @@ import { bearer, VerifyTokenOptionsSchema, type BearerOptions, type VerifyTokenO
 import { completeLogin } from '../login/callback.js';
 import { backchannelLogout } from '../login/backchannel-logout.js';
 import { endSession, loggedOut, logoutRoute } from '../login/rp-logout.js';
+import { frontchannelLogout } from '../login/frontchannel-logout.js';
 import { ProviderConnection, type Provider } from '../provider/discovery.js';
 import { OpenIDError, isOpenIDError } from '../errors.js';
 import { required, optional, type RequiredOptions } from './guards.js';
@@ -39,7 +40,7 @@ function claim(target: Target, opts: ResolvedOptions): void {
   let entry = taken.get(target);
   if (!entry) taken.set(target, (entry = { names: new Set(), routes: new Set() }));
   if (entry.names.has(opts.name)) throw new TypeError(`new OpenID(): a provider named "${opts.name}" is already registered`);
-  const routes = [opts.routeLogin, opts.routeAuth, opts.routeBackchannelLogout, opts.routeLogout, opts.routeLoggedOut];
+  const routes = [opts.routeLogin, opts.routeAuth, opts.routeBackchannelLogout, opts.routeLogout, opts.routeLoggedOut, opts.routeFrontchannelLogout];
   for (const route of opts.routes ? routes : []) {
     if (entry.routes.has(route)) throw new TypeError(`new OpenID(): the route "${route}" is already used by another provider`);
   }
@@ -92,6 +93,7 @@ export class OpenID {
     const backchannel = this.#handle((ctx) => backchannelLogout(ctx, this.options, () => this.#connection.get()));
     const logout = this.#handle((ctx) => logoutRoute(ctx, this.options, () => this.logout(ctx, { endSession: true }).then(() => undefined), this.#path(this.options.routeLogout)));
     const done = this.#handle((ctx) => loggedOut(ctx, this.options, loginsOf(ctx)));
+    const frontchannel = this.#handle((ctx) => frontchannelLogout(ctx, this.options, () => this.#connection.get()));
     if (isRouter(app)) {
       app.get(this.options.routeLogin, login);
       app.get(this.options.routeAuth, callback);
@@ -100,6 +102,7 @@ export class OpenID {
       app.get(this.options.routeLogout, logout);
       app.post(this.options.routeLogout, logout);
       app.get(this.options.routeLoggedOut, done);
+      app.get(this.options.routeFrontchannelLogout, frontchannel);
     } else {
       addExactRoutes(
         app,
@@ -109,8 +112,9 @@ export class OpenID {
           backchannelLogout: this.options.routeBackchannelLogout,
           logout: this.options.routeLogout,
           loggedOut: this.options.routeLoggedOut,
+          frontchannelLogout: this.options.routeFrontchannelLogout,
         },
-        { login, callback, backchannelLogout: backchannel, logout, loggedOut: done },
+        { login, callback, backchannelLogout: backchannel, logout, loggedOut: done, frontchannelLogout: frontchannel },
       );
     }
   }

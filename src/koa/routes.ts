@@ -12,6 +12,8 @@ export interface RouteHandlers {
   logout: Middleware;
   /** `GET` of the post-logout route. */
   loggedOut: Middleware;
+  /** `GET` of the front-channel logout route. */
+  frontchannelLogout: Middleware;
 }
 
 /** Each app's route table: path → the handler and the methods it takes. */
@@ -25,7 +27,7 @@ const tables = new WeakMap<Koa, Map<string, { methods: readonly string[]; handle
  */
 export function addExactRoutes(
   app: Koa,
-  paths: { login: string; auth: string; backchannelLogout: string; logout: string; loggedOut: string },
+  paths: { login: string; auth: string; backchannelLogout: string; logout: string; loggedOut: string; frontchannelLogout: string },
   handlers: RouteHandlers,
 ): void {
   let table = tables.get(app);
@@ -41,5 +43,6 @@ export function addExactRoutes(
   table.set(paths.auth, { methods: ['GET', 'POST'], handler: handlers.callback });
   table.set(paths.logout, { methods: ['GET', 'HEAD', 'POST'], handler: handlers.logout });
   table.set(paths.loggedOut, { methods: ['GET', 'HEAD'], handler: handlers.loggedOut });
+  table.set(paths.frontchannelLogout, { methods: ['GET'], handler: handlers.frontchannelLogout });
   table.set(paths.backchannelLogout, { methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], handler: handlers.backchannelLogout });
 }

@@ -70,7 +70,7 @@ test('the client authenticates as the provider registered it', async () => {
 test('client_secret_basic when the provider lists it; the choice can be forced', async () => {
   const fx = await startHostileApp({}, (app, openid) => {
     const { name: _name, ...rest } = openid.options;
-    new OpenID(app, { ...rest, clientSecret: openid.options.clientSecret, name: 'forced', routeLogin: undefined, routeAuth: undefined, routeBackchannelLogout: undefined, routeLogout: undefined, routeLoggedOut: undefined, tokenEndpointAuthMethod: 'client_secret_post' });
+    new OpenID(app, { ...rest, clientSecret: openid.options.clientSecret, name: 'forced', routeLogin: undefined, routeAuth: undefined, routeBackchannelLogout: undefined, routeLogout: undefined, routeLoggedOut: undefined, routeFrontchannelLogout: undefined, tokenEndpointAuthMethod: 'client_secret_post' });
   });
   try {
     await fx.login();
