@@ -41,7 +41,7 @@ export function addExactRoutes(
   }
   table.set(paths.login, { methods: ['GET', 'HEAD'], handler: handlers.login });
   table.set(paths.auth, { methods: ['GET', 'POST'], handler: handlers.callback });
-  table.set(paths.logout, { methods: ['GET', 'HEAD', 'POST'], handler: handlers.logout });
+  table.set(paths.logout, { methods: ['GET', 'POST'], handler: handlers.logout });
   table.set(paths.loggedOut, { methods: ['GET', 'HEAD'], handler: handlers.loggedOut });
   table.set(paths.frontchannelLogout, { methods: ['GET'], handler: handlers.frontchannelLogout });
   table.set(paths.backchannelLogout, { methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'], handler: handlers.backchannelLogout });

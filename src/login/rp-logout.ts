@@ -9,11 +9,14 @@ import { checkStateSyntax } from '../session/pending.js';
 import { redirectUri } from './authorize.js';
 
 /**
- * Whether a request to the logout route comes from the app itself: `Sec-Fetch-Site` says
- * `same-origin` (or `none`: typed or bookmarked), else `Origin` is the app's. A request that shows
- * neither (an old browser, a link from elsewhere) is not trusted to log anyone out.
+ * Whether a request to the logout route comes from the app itself and is meant: `Sec-Fetch-Site`
+ * says `same-origin` (or `none`: typed or bookmarked), else `Origin` is the app's; and it is no
+ * prefetch. A request that shows neither (an old browser, a link from elsewhere) is not trusted
+ * to log anyone out.
  */
 function sameOrigin(ctx: Context, opts: ResolvedOptions): boolean {
+  // A prefetch (Sec-Purpose / Purpose: prefetch) is not the user asking to log out.
+  if (/prefetch/i.test(ctx.get('sec-purpose') || ctx.get('purpose'))) return false;
   const site = ctx.get('sec-fetch-site');
   if (site) return site === 'same-origin' || site === 'none';
   const origin = ctx.get('origin');

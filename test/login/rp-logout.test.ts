@@ -59,7 +59,13 @@ test('rp-init-logout-other-state and -no-state: a page, no redirect', async () =
 
 test('a cross-site request to the logout route gets a confirmation page; its same-origin POST logs out', async () => {
   const { browser } = await fx.login();
-  const cases: Array<Record<string, string>> = [{ 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }, { origin: 'https://evil.example' }, {}];
+  const cases: Array<Record<string, string>> = [
+    { 'sec-fetch-site': 'cross-site' },
+    { 'sec-fetch-site': 'same-site' },
+    { origin: 'https://evil.example' },
+    {},
+    { 'sec-fetch-site': 'same-origin', 'sec-purpose': 'prefetch' },
+  ];
   for (const headers of cases) {
     const res = await browser.get(`${fx.base}/openid/hostile/logout`, { headers });
     assert.equal(res.status, 200, JSON.stringify(headers));
@@ -70,6 +76,8 @@ test('a cross-site request to the logout route gets a confirmation page; its sam
   const crossPost = await browser.post(`${fx.base}/openid/hostile/logout`, {}, { headers: { origin: 'https://evil.example' } });
   assert.equal(crossPost.status, 200);
   assert.equal(await loggedIn(browser), true, 'a cross-site POST does not log out either');
+  assert.equal((await fetch(`${fx.base}/openid/hostile/logout`, { method: 'HEAD', headers: { ...SAME, cookie: browser.cookieHeader(fx.base) } })).status, 404, 'a HEAD is not a logout');
+  assert.equal(await loggedIn(browser), true);
   const post = await browser.post(`${fx.base}/openid/hostile/logout`, {}, { headers: { origin: fx.base } });
   assert.equal(post.status, 302);
   assert.equal(await loggedIn(browser), false);
