@@ -1,10 +1,14 @@
 /**
- * Types `ctx.session` (koa-session 7 does not add it to Koa's context types itself).
+ * Types `ctx.session` as `redisSession()` provides it, with koa-session's API (koa-session 7 does
+ * not add it to Koa's context types itself).
  */
 
-/** The methods and accessors koa-session puts on every session object. */
+/** The methods and accessors of every session object (koa-session's, see session.ts). */
 export interface SessionMethods {
-  /** `true` when this request started without a stored session. */
+  /**
+   * `true` when this request started without a stored session (when the app data was not loaded:
+   * when the browser sent no session cookie).
+   */
   readonly isNew: boolean;
   /** `true` when the session holds any data. */
   readonly populated: boolean;
@@ -12,19 +16,19 @@ export interface SessionMethods {
   readonly length: number;
   /**
    * This session's lifetime in milliseconds, or `'session'` for a browser-session cookie.
-   * Setting it forces a save at the end of the request.
+   * Setting it saves the session at the end of the request, and later writes keep it.
    */
   maxAge: number | 'session' | undefined;
-  /** The session id (the store key without the prefix). Stale right after `regenerate()`. */
+  /** The session id as the cookie carries it; it changes with `regenerate()`. */
   readonly externalKey: string | undefined;
-  /** Saves the session at the end of the request even if unchanged. */
+  /** Saves the session now, even if unchanged. */
   save(): Promise<void>;
   /**
-   * Destroys the stored session and its cookie, then saves the data under a new random id.
-   * Call it on login: it prevents session fixation (an id planted before login stays anonymous).
+   * Gives the session a new id; the old one stops working at once, the data and logins stay.
+   * Call it when privileges change: an id planted before then stays anonymous (session fixation).
    */
   regenerate(): Promise<void>;
-  /** Saves now (only needed with `autoCommit: false`). */
+  /** Saves what changed now (the end of the request does it anyway). */
   manuallyCommit(): Promise<void>;
   /** The data that is stored: own enumerable keys without functions or `_`-prefixed keys. */
   toJSON(): Record<string, unknown>;

@@ -21,6 +21,24 @@ local function lifetime(k, ms, sessionTtl)
 end
 `;
 
+/** The fields (and values, flat) of `k` whose names start with one of ARGV[from], ARGV[from + 1], ... */
+const WITH_PREFIX = `
+local function withPrefix(k, from)
+  local all = redis.call('hgetall', k)
+  local out = {}
+  for i = 1, #all, 2 do
+    for j = from, #ARGV do
+      if string.sub(all[i], 1, string.len(ARGV[j])) == ARGV[j] then
+        out[#out + 1] = all[i]
+        out[#out + 1] = all[i + 1]
+        break
+      end
+    end
+  end
+  return out
+end
+`;
+
 /**
  * ARGV: n conditions (field, 'v'|'a', value), n deleted prefixes, n deleted fields, n set pairs,
  * ttl mode ('' | 'reset' | 'extend'), ttl ms, sessionTtl. Returns {1, fields, m, the lifetime set
@@ -90,24 +108,14 @@ return {values, 0, m}
  * ARGV: condition field, its value, the field to take, prefixes... Returns {value taken, then the
  * fields (and values) starting with a prefix}, or {nil}.
  */
-export const TAKE = script(`
+export const TAKE = script(`${WITH_PREFIX}
 if redis.call('hget', KEYS[1], ARGV[1]) ~= ARGV[2] then return {false} end
 local v = redis.call('hget', KEYS[1], ARGV[3])
 if not v then return {false} end
 redis.call('hdel', KEYS[1], ARGV[3])
-local out = {v}
-if #ARGV > 3 then
-  local all = redis.call('hgetall', KEYS[1])
-  for i = 1, #all, 2 do
-    for j = 4, #ARGV do
-      if string.sub(all[i], 1, string.len(ARGV[j])) == ARGV[j] then
-        out[#out + 1] = all[i]
-        out[#out + 1] = all[i + 1]
-        break
-      end
-    end
-  end
-end
+if #ARGV == 3 then return {v} end
+local out = withPrefix(KEYS[1], 4)
+table.insert(out, 1, v)
 return out
 `);
 
@@ -118,19 +126,8 @@ return redis.call('del', KEYS[1])
 `);
 
 /** ARGV: prefixes... Returns the matching fields and values, flat. */
-export const FIELDS_WITH_PREFIX = script(`
-local all = redis.call('hgetall', KEYS[1])
-local out = {}
-for i = 1, #all, 2 do
-  for j = 1, #ARGV do
-    if string.sub(all[i], 1, string.len(ARGV[j])) == ARGV[j] then
-      out[#out + 1] = all[i]
-      out[#out + 1] = all[i + 1]
-      break
-    end
-  end
-end
-return out
+export const FIELDS_WITH_PREFIX = script(`${WITH_PREFIX}
+return withPrefix(KEYS[1], 1)
 `);
 
 /** ARGV: member, expiry (ms since the epoch), now. Drops expired members; the set expires with its last. */

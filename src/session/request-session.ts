@@ -219,30 +219,18 @@ export class RequestSession {
    * sent in the cookie). `undefined` when there is no session and none was created.
    */
   async change(change: SessionChange, create = false): Promise<ChangeResult | undefined> {
-    if (this.#id && this.#verified !== false) {
-      const when = [this.#secretCondition(), ...(change.when ?? [])];
-      const result = await this.cfg.store.change(this.#id.tag, { ...change, when });
-      if (result.done) {
-        this.#verified = true;
-        this.#remember(change, result);
-        await this.#keepIndexed(result);
-        return result;
-      }
-      if (result.failed !== 0) return { ...result, failed: result.failed! - 1 };
-      this.#verified = false;
-      this.#cache.clear();
-    }
-    if (!create) return undefined;
+    const result = await this.#applyToCurrent(change);
+    if (result || !create) return result;
     const id = newSessionId(false);
     const fresh = { ...change, when: [{ field: 'k', value: null }, ...(change.when ?? [])], set: { ...change.set, k: this.#secretHash(id) } };
-    const result = await this.cfg.store.change(id.tag, fresh);
-    if (!result.done) return { ...result, failed: result.failed! - 1 };
+    const created = await this.cfg.store.change(id.tag, fresh);
+    if (!created.done) return { ...created, failed: created.failed! - 1 };
     this.#id = id;
     this.#verified = true;
     this.#cookieDirty = true;
     this.#cache.clear();
-    this.#remember(fresh, result);
-    return result;
+    this.#remember(fresh, created);
+    return created;
   }
 
   /**
@@ -250,24 +238,35 @@ export class RequestSession {
    * login: session fixation). Without a session, starts one when `create`, else gives `undefined`.
    */
   async renew(change: SessionChange, create = true): Promise<ChangeResult | undefined> {
-    if (this.#id && this.#verified !== false) {
-      const next = renewedSessionId(this.#id);
-      const when = [this.#secretCondition(), ...(change.when ?? [])];
-      const renewed = { ...change, when, set: { ...change.set, k: this.#secretHash(next) } };
-      const result = await this.cfg.store.change(this.#id.tag, renewed);
-      if (result.done) {
-        this.#id = next;
-        this.#verified = true;
-        this.#cookieDirty = true;
-        this.#remember(renewed, result);
-        await this.#keepIndexed(result);
-        return result;
-      }
+    const result = this.#id ? await this.#applyToCurrent(change, renewedSessionId(this.#id)) : undefined;
+    if (result) return result;
+    return create ? this.change(change, true) : undefined;
+  }
+
+  /**
+   * `change` on this browser's session, conditional on its secret (and, with `next`, under that new
+   * secret). `undefined` when there is no such session (any more); a result whose `failed` names
+   * the condition of `change.when` that did not hold otherwise.
+   */
+  async #applyToCurrent(change: SessionChange, next?: SessionId): Promise<ChangeResult | undefined> {
+    if (!this.#id || this.#verified === false) return undefined;
+    const when = [this.#secretCondition(), ...(change.when ?? [])];
+    const applied = next ? { ...change, when, set: { ...change.set, k: this.#secretHash(next) } } : { ...change, when };
+    const result = await this.cfg.store.change(this.#id.tag, applied);
+    if (!result.done) {
       if (result.failed !== 0) return { ...result, failed: result.failed! - 1 };
       this.#verified = false;
       this.#cache.clear();
+      return undefined;
     }
-    return create ? this.change(change, true) : undefined;
+    if (next) {
+      this.#id = next;
+      this.#cookieDirty = true;
+    }
+    this.#verified = true;
+    this.#remember(applied, result);
+    await this.#keepIndexed(result);
+    return result;
   }
 
   /**
