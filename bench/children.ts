@@ -109,3 +109,22 @@ export async function stopServer(server: Server): Promise<void> {
   else server.child.kill('SIGTERM');
   await within(exited, 5000, `server ${server.scenario} stop`).catch(() => server.child.kill('SIGKILL'));
 }
+
+/**
+ * `rounds` measurements of two servers in turns, the order swapped every round (A B, B A, ...),
+ * so that the machine's drift does not favour either.
+ */
+export async function alternating<T>(rounds: number, a: () => Promise<T>, b: () => Promise<T>): Promise<[T[], T[]]> {
+  const as: T[] = [];
+  const bs: T[] = [];
+  for (let i = 0; i < rounds; i++) {
+    if (i % 2) {
+      bs.push(await b());
+      as.push(await a());
+    } else {
+      as.push(await a());
+      bs.push(await b());
+    }
+  }
+  return [as, bs];
+}

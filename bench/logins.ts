@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { DevProvider } from '../examples/dev-provider/index.js';
-import { killEverything, message, onExit, packageVersion, SERVER_CORE, startServer, STEP_TIMEOUT_MS, stopServer, TASKSET, within, type Server } from './children.js';
+import { alternating, killEverything, message, onExit, packageVersion, SERVER_CORE, startServer, STEP_TIMEOUT_MS, stopServer, TASKSET, within, type Server } from './children.js';
 import { median, processTicks } from './measure.js';
 import { startRedis, type BenchRedis } from './redis-server.js';
 import { login } from './session-login.js';
@@ -103,17 +103,7 @@ async function main(): Promise<number> {
   const perf = PERF_DIR
     ? servers.map((s) => spawn('perf', ['record', '-F', '999', '-g', '-p', String(s.child.pid), '-o', join(PERF_DIR, `logins-${s.scenario}.perf.data`)], { stdio: 'ignore' }))
     : [];
-  const l: number[] = [];
-  const h: number[] = [];
-  for (let i = 0; i < BATCHES; i++) {
-    if (i % 2) {
-      h.push(await batch(H, LOGINS));
-      l.push(await batch(L, LOGINS));
-    } else {
-      l.push(await batch(L, LOGINS));
-      h.push(await batch(H, LOGINS));
-    }
-  }
+  const [l, h] = await alternating(BATCHES, () => batch(L, LOGINS), () => batch(H, LOGINS));
   for (const p of perf) {
     p.kill('SIGINT');
     await once(p, 'exit');

@@ -39,7 +39,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import type { DevProvider } from '../examples/dev-provider/index.js';
 import {
-  killEverything, message, onExit, packageVersion, SERVER_CORE, startServer as startChild, STEP_TIMEOUT_MS, stopEverything, stopServer, TASKSET, within, type Server,
+  alternating, killEverything, message, onExit, packageVersion, SERVER_CORE, startServer as startChild, STEP_TIMEOUT_MS, stopEverything, stopServer, TASKSET, within, type Server,
 } from './children.js';
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
@@ -267,17 +267,7 @@ async function comparePair(pair: Pair, client: Redis, redisPid: number): Promise
     const perf = PERF_DIR
       ? spawn('perf', ['record', '-F', '999', '-g', '-p', String(numServer.child.pid), '-o', join(PERF_DIR, `${pair.id.replace(/\W+/g, '-')}.perf.data`)], { stdio: 'ignore' })
       : undefined;
-    const num: Run[] = [];
-    const den: Run[] = [];
-    for (let i = 0; i < SLICES; i++) {
-      if (i % 2) {
-        den.push(await run(denServer, DURATION));
-        num.push(await run(numServer, DURATION));
-      } else {
-        num.push(await run(numServer, DURATION));
-        den.push(await run(denServer, DURATION));
-      }
-    }
+    const [num, den] = await alternating(SLICES, () => run(numServer, DURATION), () => run(denServer, DURATION));
     if (perf) {
       perf.kill('SIGINT');
       await once(perf, 'exit');
