@@ -122,6 +122,15 @@ export const OpenIDOptionsSchema = z.strictObject({
    * discovery fails). Default `false`.
    */
   userInfo: z.boolean().default(false),
+  /**
+   * Guards (`required()`, `optional()`) and `accessToken(ctx)` refresh a login's access token that
+   * expires within `refreshSkew` when the login holds a refresh token, before the handler runs. One
+   * refresh per login at a time across every app process (a lock in the session store); the other
+   * requests wait for it and use its tokens. Default `true`.
+   */
+  autoRefresh: z.boolean().default(true),
+  /** How long before its expiry an access token is refreshed. Default `60` (seconds). */
+  refreshSkew: z.number().finite().min(0).max(3600).default(60),
   /** Allow `http://` provider URLs. Only for development and tests. Default `false`. */
   allowInsecureRequests: z.boolean().default(false),
   /**

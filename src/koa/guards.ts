@@ -8,7 +8,6 @@ import { missingScopes } from '../jwt/scopes.js';
 import { SCOPE_TOKEN } from '../options.js';
 import { parseOptions } from '../parse-options.js';
 import { wantsHtml } from '../respond.js';
-import { maybeLoginsOf } from '../session/logins.js';
 import type { OpenIDState, UserLogin } from '../state.js';
 
 /** A rule over a verified login's claims: return `false` (or throw an `OpenIDError`) to refuse it. */
@@ -47,20 +46,34 @@ export type RequiredOptions = z.input<typeof RequiredOptionsSchema>;
 
 export interface GuardHost extends BearerHost {
   readonly name: string;
+  /** The session's login, its access token refreshed first when due; `undefined` without one. */
+  currentLogin(ctx: Context): Promise<UserLogin | undefined>;
   loginUrl(returnTo?: string): string;
   renderError(ctx: Context, err: OpenIDError): Promise<void>;
 }
 
-/** Puts a stored login into `ctx.state` and returns it, or returns undefined. */
-export async function exposeLogin(ctx: Context, name: string): Promise<UserLogin | undefined> {
-  const login = await maybeLoginsOf(ctx)?.login(name);
+/**
+ * Puts the session's login into `ctx.state` and returns it (refreshed first when due), or returns
+ * undefined: also when a refresh found the login ended (`login_required`). Any other failure of a
+ * refresh (the provider down: 502/504) is thrown.
+ */
+export async function exposeLogin(ctx: Context, host: GuardHost): Promise<UserLogin | undefined> {
+  let login: UserLogin | undefined;
+  try {
+    login = await host.currentLogin(ctx);
+  } catch (err) {
+    if (!isOpenIDError(err) || err.code !== 'login_required') throw err;
+  }
   if (login) {
-    const state: OpenIDState = { provider: name, claims: login.claims, scopes: login.scopes, expiresAt: login.expiresAt, token: 'session' };
+    const state: OpenIDState = { provider: host.name, claims: login.claims, scopes: login.scopes, expiresAt: login.expiresAt, token: 'session' };
     ctx.state.user = login.claims;
     ctx.state.openid = state;
   }
   return login;
 }
+
+/** A refresh that failed at the provider (502/504): this provider's answer. A store failure (503) is the session middleware's. */
+const refreshFailure = (err: unknown): err is OpenIDError => isOpenIDError(err) && err.code !== 'session_unavailable';
 
 /** Both rules in one: `undefined` when neither is given. */
 function bothChecks(a: ClaimsCheck | undefined, b: ClaimsCheck | undefined): ClaimsCheck | undefined {
@@ -102,7 +115,13 @@ export function required(host: GuardHost, options: RequiredOptions = {}): Middle
       if (outcome === 'ok') return next();
       if (outcome === 'rejected') return;
     }
-    const login = await exposeLogin(ctx, host.name);
+    let login: UserLogin | undefined;
+    try {
+      login = await exposeLogin(ctx, host);
+    } catch (err) {
+      if (!refreshFailure(err)) throw err;
+      return host.renderError(ctx, err);
+    }
     if (login) {
       const refusal = scopes.length || check ? await sessionRefusal(login, ctx) : undefined;
       return refusal ? host.renderError(ctx, refusal) : next();
@@ -121,7 +140,12 @@ export function required(host: GuardHost, options: RequiredOptions = {}): Middle
 /** Exposes a login of this provider when there is one, and always continues. */
 export function optional(host: GuardHost): Middleware {
   return async function openidOptional(ctx: Context, next: Next) {
-    await exposeLogin(ctx, host.name);
+    try {
+      await exposeLogin(ctx, host);
+    } catch (err) {
+      if (!refreshFailure(err)) throw err;
+      return host.renderError(ctx, err);
+    }
     return next();
   };
 }

@@ -17,7 +17,7 @@ import { loginsOf, maybeLoginsOf } from '../session/logins.js';
 import { announceProvider } from '../session/redis-session.js';
 import type { UserLogin } from '../state.js';
 import { resolveOptions, type OpenIDOptions, type ResolvedOptions } from '../options.js';
-import { refreshLogin } from '../provider/refresh.js';
+import { accessToken, currentLogin, refreshLogin } from '../provider/refresh.js';
 import { renderError } from './render-error.js';
 import { addExactRoutes } from './routes.js';
 import { safeReturnTo } from '../login/return-to.js';
@@ -197,9 +197,25 @@ export class OpenID {
     return had;
   }
 
-  /** Uses the refresh token to renew the stored tokens; `login_required` when that is refused. */
+  /**
+   * Uses the refresh token to renew the stored tokens now (once across concurrent requests and app
+   * instances); `login_required` when that is refused (the login is then removed).
+   */
   async refresh(ctx: Context): Promise<UserLogin> {
     return refreshLogin(ctx, this.options, await this.#connection.get());
+  }
+
+  /**
+   * A valid access token of this session's login, for calling APIs: refreshed first when it expires
+   * within `refreshSkew`. `login_required` without a login, or when it expired and cannot be refreshed.
+   */
+  async accessToken(ctx: Context): Promise<string> {
+    return (await accessToken(ctx, this.options, () => this.#connection.get())).token;
+  }
+
+  /** The session's login for the guards: refreshed first when due (option `autoRefresh`). */
+  currentLogin(ctx: Context): Promise<UserLogin | undefined> {
+    return currentLogin(ctx, this.options, () => this.#connection.get());
   }
 
   /** Calls the userinfo endpoint with the session's access token or a given one; the answer's `sub` must match. */

@@ -63,6 +63,22 @@ export class KoaSessionLogins implements SessionLogins {
     return 'replaced';
   }
 
+  /** The session is this request's copy, loaded once: it holds what it held. */
+  async reread(name: string): Promise<UserLogin | undefined> {
+    return readLogin(this.#session, name);
+  }
+
+  async adopt(name: string, login: UserLogin): Promise<UserLogin | undefined> {
+    return (await this.replaceLogin(name, login)) === 'replaced' ? login : undefined;
+  }
+
+  /** No lock to share: concurrent requests share a refresh within the process only (see provider/refresh.ts). */
+  async lock(): Promise<boolean> {
+    return true;
+  }
+
+  async unlock(): Promise<void> {}
+
   async removeLogin(name: string): Promise<boolean> {
     return removeLogin(this.#session, name);
   }

@@ -33,6 +33,21 @@ export interface SessionLogins {
   completeLogin(state: string, tx: Transaction, login: UserLogin, ttlMs: number): Promise<void>;
   /** Replaces the login read earlier in this request (with its tokens), unless another request changed or ended it meanwhile. */
   replaceLogin(name: string, login: UserLogin): Promise<Replaced>;
+  /** A provider's login with its tokens, read from the store again (another request may have changed it). */
+  reread(name: string): Promise<UserLogin | undefined>;
+  /**
+   * Another request of this process refreshed this session's login to `login`: this request's
+   * view follows (read again from the store, or taken over where the session is this request's copy).
+   */
+  adopt(name: string, login: UserLogin): Promise<UserLogin | undefined>;
+  /**
+   * Takes this login's refresh lock for `ttlMs` under the fencing value `owner`: `true` when taken.
+   * Across processes with the built-in sessions; a koa-session of the app's own has no shared lock
+   * (its requests only share a refresh within one process).
+   */
+  lock(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Releases the lock when `owner` still holds it. */
+  unlock(name: string, owner: string): Promise<void>;
   /** Ends a provider's login in this session; whether there was one. */
   removeLogin(name: string): Promise<boolean>;
   /** Remembers a logout sent to the provider under its `state`, for `ttlMs`. */

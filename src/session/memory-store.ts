@@ -31,7 +31,7 @@ export class MemoryStore implements SessionStore {
   readonly sessionTtl: number;
   readonly #sessions = new Map<string, Entry>();
   readonly #index = new Map<string, Map<string, number>>();
-  readonly #claims = new Map<string, number>();
+  readonly #claims = new Map<string, { until: number; owner: string }>();
   #lastSweep = Date.now();
 
   constructor(options?: MemoryStoreOptions) {
@@ -144,15 +144,22 @@ export class MemoryStore implements SessionStore {
     this.#index.get(key)?.delete(member);
   }
 
-  async claim(key: string, ttlMs: number): Promise<boolean> {
+  async claim(key: string, ttlMs: number, owner = '1'): Promise<boolean> {
     const now = Date.now();
-    if ((this.#claims.get(key) ?? 0) > now) return false;
-    this.#claims.set(key, now + ttlMs);
+    if ((this.#claims.get(key)?.until ?? 0) > now) return false;
+    this.#claims.set(key, { until: now + ttlMs, owner });
+    return true;
+  }
+
+  async release(key: string, owner: string): Promise<boolean> {
+    const held = this.#claims.get(key);
+    if (!held || held.until <= Date.now() || held.owner !== owner) return false;
+    this.#claims.delete(key);
     return true;
   }
 
   #sweep(now: number): void {
-    for (const [key, until] of this.#claims) if (until <= now) this.#claims.delete(key);
+    for (const [key, { until }] of this.#claims) if (until <= now) this.#claims.delete(key);
     this.#lastSweep = now;
     for (const [tag, entry] of this.#sessions) if (entry.expiresAt <= now) this.#sessions.delete(tag);
     for (const [key, set] of this.#index) {

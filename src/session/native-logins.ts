@@ -138,6 +138,30 @@ export class NativeLogins implements SessionLogins {
     return result && (await this.login(name)) ? 'changed' : 'gone';
   }
 
+  async reread(name: string): Promise<UserLogin | undefined> {
+    this.#rs.forget(HOT + name, COLD + name);
+    return this.login(name, true);
+  }
+
+  adopt(name: string): Promise<UserLogin | undefined> {
+    return this.reread(name);
+  }
+
+  /** The lock's key: one per session and provider. */
+  #lockKey(name: string): string | undefined {
+    return this.#rs.tag && `${this.#rs.cfg.store.prefix}lock:${this.#rs.tag}:${name}`;
+  }
+
+  async lock(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const key = this.#lockKey(name);
+    return key === undefined || this.#rs.cfg.store.claim(key, ttlMs, owner);
+  }
+
+  async unlock(name: string, owner: string): Promise<void> {
+    const key = this.#lockKey(name);
+    if (key !== undefined) await this.#rs.cfg.store.release(key, owner);
+  }
+
   async startLogout(state: string, provider: string, ttlMs: number): Promise<void> {
     await this.#rs.change({ set: { [LOGOUT + stateId(state)]: JSON.stringify({ provider, at: Date.now() }) }, ttl: { ms: ttlMs, mode: 'extend' } }, true);
   }

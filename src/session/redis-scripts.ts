@@ -138,3 +138,9 @@ local top = redis.call('zrange', KEYS[1], -1, -1, 'WITHSCORES')
 if top[2] then redis.call('pexpireat', KEYS[1], top[2]) end
 return 1
 `);
+
+/** ARGV: owner. Deletes the key when it holds that value (a lock is released by its owner only); returns 1 or 0. */
+export const RELEASE = script(`
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('del', KEYS[1])
+`);

@@ -47,7 +47,7 @@ export const RedisSessionOptionsSchema = z.strictObject({
    * with koa-session itself (README, "koa-session and koa-redis").
    */
   store: z
-    .custom<SessionStore>((v) => hasMethods(v, 'read', 'change', 'take', 'destroy', 'fieldsWithPrefix', 'indexAdd', 'indexMembers', 'indexRemove', 'claim'), {
+    .custom<SessionStore>((v) => hasMethods(v, 'read', 'change', 'take', 'destroy', 'fieldsWithPrefix', 'indexAdd', 'indexMembers', 'indexRemove', 'claim', 'release'), {
       error: 'must be a RedisStore or MemoryStore (a koa-session store such as koa-redis goes with koa-session itself: app.use(session({ store }, app)))',
     })
     .optional(),

@@ -2,7 +2,7 @@ import {
   parseOptions, StoreOptionsSchema,
   type ChangeResult, type Condition, type ReadResult, type SessionChange, type SessionStore, type StoreOptions, type Taken, type Touch,
 } from './store.js';
-import { CHANGE, DESTROY, FIELDS_WITH_PREFIX, INDEX_ADD, READ_TOUCH, TAKE, type Script } from './redis-scripts.js';
+import { CHANGE, DESTROY, FIELDS_WITH_PREFIX, INDEX_ADD, READ_TOUCH, RELEASE, TAKE, type Script } from './redis-scripts.js';
 
 type Arg = string | number;
 
@@ -112,7 +112,11 @@ export class RedisStore implements SessionStore {
     await this.client.zrem(key, member);
   }
 
-  async claim(key: string, ttlMs: number): Promise<boolean> {
-    return (await this.client.set(key, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+  async claim(key: string, ttlMs: number, owner = '1'): Promise<boolean> {
+    return (await this.client.set(key, owner, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+  }
+
+  async release(key: string, owner: string): Promise<boolean> {
+    return (await this.#run(RELEASE, key, [owner])) === 1;
   }
 }

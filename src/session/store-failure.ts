@@ -138,7 +138,8 @@ export function failingClearly(store: SessionStore, timeoutMs: number): SessionS
     indexAdd: (key, member, expiresAt) => bounded(() => store.indexAdd(key, member, expiresAt)),
     indexMembers: (key) => bounded(() => store.indexMembers(key)),
     indexRemove: (key, member) => bounded(() => store.indexRemove(key, member)),
-    claim: (key, ttlMs) => bounded(() => store.claim(key, ttlMs)),
+    claim: (key, ttlMs, owner) => bounded(() => store.claim(key, ttlMs, owner)),
+    release: (key, owner) => bounded(() => store.release(key, owner)),
   };
 }
 

@@ -91,8 +91,13 @@ export interface SessionStore {
   /** The members of `key` that have not expired. */
   indexMembers(key: string): Promise<string[]>;
   indexRemove(key: string, member: string): Promise<void>;
-  /** Marks `key` as taken for `ttlMs`: `true` for the first caller, `false` while it is taken (a logout token's `jti`). */
-  claim(key: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Marks `key` as taken for `ttlMs`: `true` for the first caller, `false` while it is taken (a
+   * logout token's `jti`; a refresh lock, whose `owner` value lets only its taker release it).
+   */
+  claim(key: string, ttlMs: number, owner?: string): Promise<boolean>;
+  /** Frees `key` when it is still taken by `owner` (an expired lock retaken by another stays theirs). */
+  release(key: string, owner: string): Promise<boolean>;
 }
 
 export const ONE_DAY_MS = 24 * 60 * 60 * 1000;

@@ -85,6 +85,22 @@ function contract(name: string, make: () => SessionStore, pttl: (tag: string) =>
       await store.indexRemove(key, 'a');
       assert.deepEqual(await store.indexMembers(key), []);
     });
+
+    it('claims: one of 20 concurrent claimers wins; only the owner releases; an expired claim can be taken again', async () => {
+      const store = make();
+      const key = `${store.prefix}lock:test:${Math.random()}`;
+      const won = await Promise.all(Array.from({ length: 20 }, (_, i) => store.claim(key, 150, `owner-${i}`)));
+      assert.equal(won.filter(Boolean).length, 1);
+      const owner = `owner-${won.indexOf(true)}`;
+      assert.equal(await store.release(key, 'someone-else'), false, 'not the owner');
+      assert.equal(await store.claim(key, 150, 'late'), false, 'still held');
+      assert.equal(await store.release(key, owner), true);
+      assert.equal(await store.claim(key, 100, 'next'), true, 'free again once released');
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(await store.claim(key, 1000, 'after-expiry'), true, 'an expired claim is free');
+      assert.equal(await store.release(key, 'next'), false, 'the expired owner cannot release its successor');
+      assert.equal(await store.release(key, 'after-expiry'), true);
+    });
   });
 }
 

@@ -186,6 +186,12 @@ export interface HostileProvider {
   introspectionRequests: number;
   /** Every authorization request received, oldest first. */
   authorizations: AuthorizationRequest[];
+  /**
+   * Refresh tokens rotate (Keycloak's "Revoke Refresh Token", max reuse 0): each refresh grant
+   * answers a new one and spends the old; a second use of a spent token is `invalid_grant` and
+   * revokes the newer one too (RFC 9700 §4.14.2). Default `false` (the token stays).
+   */
+  rotateRefreshTokens: boolean;
   /** When true, every request meets the `outage`. */
   down: boolean;
   /** What `down` does: `'destroy'` the socket (default), answer `503`, or `'hang'`. */
@@ -292,6 +298,8 @@ export async function startHostileProvider(
 
   const codes = new Map<string, AuthorizationRequest>();
   const refreshTokens = new Map<string, AuthorizationRequest>();
+  /** With rotation: each spent refresh token, and the one that replaced it. */
+  const spentRefreshTokens = new Map<string, string>();
   const accessTokens = new Map<string, IssuedAccessToken>();
   let tokenHook: ((ctx: TokenContext) => TokenAnswer | Promise<TokenAnswer>) | undefined;
   let authorizeHook: ((redirect: URLSearchParams, request: AuthorizationRequest) => Answer | void | Promise<Answer | void>) | undefined;
@@ -376,6 +384,7 @@ export async function startHostileProvider(
     tokenRequests: [],
     introspectionRequests: 0,
     authorizations: [],
+    rotateRefreshTokens: false,
     down: false,
     outage: 'destroy',
     close() {
@@ -445,7 +454,13 @@ export async function startHostileProvider(
         return oauthError(400, 'invalid_grant', 'redirect_uri mismatch');
       }
     } else if (grantType === 'refresh_token') {
-      request = refreshTokens.get(body.get('refresh_token') ?? '');
+      const presented = body.get('refresh_token') ?? '';
+      const successor = spentRefreshTokens.get(presented);
+      if (successor !== undefined) {
+        refreshTokens.delete(successor);
+        return oauthError(400, 'invalid_grant', 'Maximum allowed refresh token reuse exceeded');
+      }
+      request = refreshTokens.get(presented);
       if (!request) return oauthError(400, 'invalid_grant', 'unknown refresh token');
     } else {
       return oauthError(400, 'unsupported_grant_type', `grant_type ${grantType} is not supported`);
@@ -454,8 +469,13 @@ export async function startHostileProvider(
     const clientId = clientOf(headers, body).id ?? defaultClientId;
     const accessToken = op.issueAccessToken({ sub: request.sub, scope: request.scope, clientId });
     const offline = request.scope.split(' ').includes('offline_access');
-    const refreshToken = offline ? (body.get('refresh_token') ?? random()) : undefined;
+    const previous = body.get('refresh_token');
+    const refreshToken = offline ? (previous !== null && !op.rotateRefreshTokens ? previous : random()) : undefined;
     if (refreshToken !== undefined) refreshTokens.set(refreshToken, request);
+    if (previous !== null && op.rotateRefreshTokens) {
+      refreshTokens.delete(previous);
+      spentRefreshTokens.set(previous, refreshToken!);
+    }
     const ctx: TokenContext = {
       grantType,
       code: grantType === 'authorization_code' ? request.code : '',

@@ -1,6 +1,6 @@
 /**
  * One app instance for the multi-instance tests: redisSession on a shared Redis prefix and one
- * provider, with small routes to read, hold, refresh and end a login. Run in the test's process
+ * provider, with small routes to read, hold, guard, refresh and end a login. Run in the test's process
  * (`startInstance`) or as a process of its own (`spawnInstance`): processes share nothing but
  * Redis, as app instances behind a load balancer do.
  */
@@ -16,6 +16,8 @@ export interface InstanceOptions {
   redisUrl: string;
   prefix: string;
   discoveryUrl: string;
+  /** More provider options (JSON: they also reach spawned instances). */
+  openid?: Record<string, unknown>;
 }
 
 export interface Instance {
@@ -37,7 +39,9 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     configuration: opts.discoveryUrl,
     allowInsecureRequests: true,
     scopes: ['openid', 'offline_access'],
+    ...opts.openid,
   });
+  const guard = openid.required();
   let gate: Promise<void> = Promise.resolve();
   let arrived: () => void = () => {};
   app.use(renderingErrors(openid));
@@ -55,6 +59,12 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
         ctx.body = { seenAccessToken: seen?.tokens.accessToken ?? null };
         return;
       }
+      case '/guarded':
+        // Behind the guard (which refreshes a token that is due): the access token it left.
+        await guard(ctx, async () => {
+          ctx.body = { accessToken: await openid.accessToken(ctx) };
+        });
+        return;
       case '/refresh':
         ctx.body = { accessToken: (await openid.refresh(ctx)).tokens.accessToken };
         return;
