@@ -2,12 +2,16 @@
  * The demo app: one Koa app, sessions kept server-side (Redis, or memory without `REDIS_URL`), and
  * two OpenID providers side by side in the same session. Everything it prints is escaped.
  *
- * Routes (besides each provider's `/openid/<name>/login` and `/openid/<name>/auth`):
+ * Routes (besides each provider's library routes `/openid/<name>/login`, `/auth`, `/logout` and
+ * `/logged-out`):
  *   GET  /                    every provider: its claims and scopes, or a login link
  *   POST /more-scopes/<name>  progressive consent: log in again asking for `email` too
  *   GET  /userinfo/<name>     the provider's userinfo answer (login required)
- *   POST /logout/<name>       ends that provider's login only
  *   GET  /private             login with the first provider required (redirect, or 401 JSON)
+ *
+ * "Log out" posts to the library's `/openid/<name>/logout`: it ends that provider's login here,
+ * then at the provider too (RP-Initiated Logout), which asks to confirm and sends the browser back
+ * to `/`. The provider's own session ends with it, so the next login asks for a password again.
  */
 
 import Router from '@koa/router';
@@ -100,13 +104,14 @@ async function providerSection(ctx: Context, provider: OpenID, label: string): P
     `<p>ID token claims <span class="muted">(profile and email claims come from userinfo)</span>:</p><pre data-testid="claims-${escapeHtml(name)}">${escapeHtml(JSON.stringify(login.claims, null, 2))}</pre>` +
     `<div class="actions">${askEmail}` +
     `<a class="button" href="/userinfo/${escapeHtml(name)}">Show userinfo</a>` +
-    `<form method="post" action="/logout/${escapeHtml(name)}"><button type="submit">Log out</button></form></div>` +
+    `<form method="post" action="${escapeHtml(provider.options.routeLogout)}"><button type="submit">Log out here and at ${escapeHtml(label)}</button></form></div>` +
+    `<p class="muted">${escapeHtml(label)} asks you to confirm, then sends you back here; your next login there asks for your password again.</p>` +
     `</section>`
   );
 }
 
 /**
- * Refuses a cross-origin form POST (a page elsewhere logging the user out or starting a login).
+ * Refuses a cross-origin form POST (a page elsewhere starting a login).
  * Browsers send `Origin` with every POST; clients that send none (curl, tests) are let through.
  */
 function sameOriginPost(baseUrl: string): Middleware {
@@ -189,12 +194,6 @@ export function createDemoApp(opts: DemoAppOptions): DemoApp {
           `<pre data-testid="userinfo-${escapeHtml(name)}">${escapeHtml(JSON.stringify(info, null, 2))}</pre>` +
           `<p><a href="/">Back</a></p>`,
       );
-    });
-
-    router.post(`/logout/${name}`, checkOrigin, async (ctx) => {
-      await provider.logout(ctx);
-      ctx.status = 303;
-      ctx.redirect('/');
     });
   }
 

@@ -52,6 +52,8 @@ export async function startDemo(opts: StartDemoOptions = {}): Promise<Demo> {
             client_id: `demo-${name}`,
             client_secret: `demo-${name}-secret (not secret)`,
             redirect_uris: [`${url}/openid/${name}/auth`],
+            // Where the provider may send the browser back after "Log out" (RP-Initiated Logout).
+            post_logout_redirect_uris: [`${url}/openid/${name}/logged-out`],
             grant_types: ['authorization_code', 'refresh_token'],
           },
         ],

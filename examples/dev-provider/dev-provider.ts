@@ -12,10 +12,17 @@
  *     consent page: `button[type="submit"]` ("Continue"), hidden `prompt=consent`.
  *     Both forms POST to `/interaction/:uid` (their `action` attribute); the `<h1>` is
  *     "Sign-in" or "Authorize".
- * - `interactive: false` (the default for tests): no page at all. Every interaction finishes at once
- *   for the account chosen by `accountId` / `setAccount()`, and consent grants whatever the request
- *   is missing (progressive consent, `prompt=consent`, native clients all work). When the provider
- *   session belongs to another account than the chosen one, a new login is forced.
+ * - `interactive: false` (the default for tests): no login or consent page. Every interaction
+ *   finishes at once for the account chosen by `accountId` / `setAccount()`, and consent grants
+ *   whatever the request is missing (progressive consent, `prompt=consent`, native clients all
+ *   work). When the provider session belongs to another account than the chosen one, a new login
+ *   is forced.
+ *
+ * RP-initiated logout (`end_session_endpoint`, on in both modes; register the client's
+ * `post_logout_redirect_uris`) shows oidc-provider's own confirmation page, as a real provider
+ * does: a form (`id="op.logoutForm"`, hidden `xsrf`) with the button "Yes, sign me out"
+ * (`button[name="logout"]`, posts `logout=yes`: the provider session ends, the next login asks
+ * again) and "No, stay signed in" (only this client's authorization ends; the session stays).
  *
  * What oidc-provider does by default, worth knowing in tests:
  * - ID tokens are signed RS256 (client metadata `id_token_signed_response_alg`).
