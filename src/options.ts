@@ -131,6 +131,15 @@ export const OpenIDOptionsSchema = z.strictObject({
   autoRefresh: z.boolean().default(true),
   /** How long before its expiry an access token is refreshed. Default `60` (seconds). */
   refreshSkew: z.number().finite().min(0).max(3600).default(60),
+  /**
+   * A login ends after this long without a request that uses it (a guard, `session()`,
+   * `accessToken()`): enforced by the server on every read, whatever the cookie. Use is recorded at
+   * most once a minute, and each record also extends the session's lifetime in the store and the
+   * cookie. Default `86400` (1 day, seconds).
+   */
+  idleTimeout: seconds.default(86_400),
+  /** A login ends this long after it completed, however much it is used (a refresh does not extend it). Default `604800` (7 days, seconds). */
+  absoluteLifetime: seconds.default(604_800),
   /** Allow `http://` provider URLs. Only for development and tests. Default `false`. */
   allowInsecureRequests: z.boolean().default(false),
   /**

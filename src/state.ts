@@ -33,6 +33,12 @@ export interface UserLogin {
   userInfo?: Record<string, unknown>;
   /** When this login completed (seconds since the epoch). */
   loggedInAt: number;
+  /** When this login ends whatever its use (seconds since the epoch): `absoluteLifetime` after it completed. */
+  endsAt?: number;
+  /** This login ends after this many seconds without a request that uses it (`idleTimeout`). */
+  idleTimeout?: number;
+  /** When a request last used this login (seconds since the epoch), recorded at most once a minute. */
+  lastUsedAt?: number;
   tokens: {
     accessToken?: string;
     tokenType?: string;

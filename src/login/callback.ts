@@ -68,6 +68,8 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
     ...(userInfo ? { userInfo } : {}),
     ...(got.expiresIn !== undefined ? { expiresAt: now + got.expiresIn } : {}),
     loggedInAt: now,
+    endsAt: now + opts.absoluteLifetime,
+    idleTimeout: opts.idleTimeout,
     tokens: {
       ...(got.accessToken ? { accessToken: got.accessToken, tokenType: got.tokenType } : {}),
       ...(got.refreshToken ? { refreshToken: got.refreshToken } : {}),

@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import type { UserLogin } from '../state.js';
 import { claimOnce } from './claim-once.js';
-import { readLogin, removeLogin, writeLogin } from './login-record.js';
+import { loginEnded, readLogin, removeLogin, USE_MARK_INTERVAL_MS, writeLogin } from './login-record.js';
 import type { Replaced, SessionLogins } from './logins.js';
 import {
   addTransaction, removeTransaction, restoreSessionLifetime, settledLogin, settleLogins, shortenNewSession, stateId,
@@ -30,8 +30,20 @@ export class KoaSessionLogins implements SessionLogins {
     return this.#session.isNew === true;
   }
 
+  /** The login unless it ended by its lifetimes (then it is removed); a use is recorded at most once a minute. */
   async login(name: string): Promise<UserLogin | undefined> {
-    return readLogin(this.#session, name);
+    const login = readLogin(this.#session, name);
+    if (!login) return undefined;
+    const now = Date.now();
+    const usedAt = login.lastUsedAt === undefined ? undefined : login.lastUsedAt * 1000;
+    if (loginEnded(login, usedAt, now)) {
+      removeLogin(this.#session, name);
+      return undefined;
+    }
+    if (now - (usedAt ?? login.loggedInAt * 1000) < USE_MARK_INTERVAL_MS) return login;
+    const used = { ...login, lastUsedAt: Math.floor(now / 1000) };
+    writeLogin(this.#session, name, used);
+    return used;
   }
 
   async startLogin(state: string, tx: Transaction, ttlMs: number, max: number): Promise<void> {

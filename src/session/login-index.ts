@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { decodeLogin } from './login-record.js';
 import type { SessionStore } from './store.js';
+import { CONTENT, HOT, loginFields } from './fields.js';
 
 /** What a stored login is found by: the provider's session (`sid`) or the user (`sub`). */
 export type LoginKey = { sid: string } | { sub: string };
@@ -46,14 +47,14 @@ export function sessionsWithLogin(store: SessionStore, provider: string, key: Lo
  * before can bring it back. Resolves to the number of logins ended.
  */
 export async function endLogins(store: SessionStore, provider: string, key: LoginKey): Promise<number> {
-  const hot = `l:${provider}`;
+  const hot = HOT + provider;
   const indexed = indexKey(store.prefix, provider, key);
   let ended = 0;
   for (const tag of await store.indexMembers(indexed)) {
     const [raw] = (await store.read(tag, [hot])).values;
     const login = decodeLogin(raw);
     const matches = login && ('sid' in key ? login.claims.sid === key.sid : login.claims.sub === key.sub);
-    if (matches && (await store.change(tag, { when: [{ field: hot, value: raw! }], del: [hot, `t:${provider}`] })).done) {
+    if (matches && (await store.change(tag, { when: [{ field: hot, value: raw! }], del: loginFields(provider), keepIf: CONTENT })).done) {
       ended++;
       await unindexLogin(store, provider, login.claims, tag);
     } else if (!login) {

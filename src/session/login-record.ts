@@ -14,6 +14,9 @@ interface HotRecord {
   a: number;
   /** The claims that came from userinfo only (their values are in `c`). */
   u?: string[];
+  /** `endsAt` and `idleTimeout`. */
+  x?: number;
+  n?: number;
   /**
    * A random version, new with each write: a replacement is conditional on the exact record it
    * read, and two refreshes within one second could otherwise write identical records (ABA).
@@ -40,6 +43,8 @@ export function encodeHot(login: UserLogin): string {
     ...(login.expiresAt !== undefined ? { e: login.expiresAt } : {}),
     a: login.loggedInAt,
     ...(login.userInfo ? { u: fromUserInfo } : {}),
+    ...(login.endsAt !== undefined ? { x: login.endsAt } : {}),
+    ...(login.idleTimeout !== undefined ? { n: login.idleTimeout } : {}),
     v: randomBytes(6).toString('base64url'),
   };
   return JSON.stringify(record);
@@ -115,6 +120,8 @@ export function decodeLogin(rawHot: string | null | undefined, rawTokens?: strin
     ...(typeof hot.e === 'number' ? { expiresAt: hot.e } : {}),
     ...(userInfo ? { userInfo } : {}),
     loggedInAt: hot.a,
+    ...(typeof hot.x === 'number' ? { endsAt: hot.x } : {}),
+    ...(typeof hot.n === 'number' ? { idleTimeout: hot.n } : {}),
     tokens: {
       ...(str(tokens.at) !== undefined ? { accessToken: str(tokens.at) } : {}),
       ...(str(tokens.tt) !== undefined ? { tokenType: str(tokens.tt) } : {}),
@@ -122,6 +129,19 @@ export function decodeLogin(rawHot: string | null | undefined, rawTokens?: strin
       ...(str(tokens.it) !== undefined ? { idToken: str(tokens.it) } : {}),
     },
   };
+}
+
+/** How often a login's use is recorded, at most (ms): not on every request. */
+export const USE_MARK_INTERVAL_MS = 60_000;
+
+/**
+ * Whether `login`, last used at `usedAt` (ms; its completion when never recorded), has ended at
+ * `now` (ms): past its absolute lifetime or idle for longer than its idle timeout.
+ */
+export function loginEnded(login: UserLogin, usedAt: number | undefined, now: number): boolean {
+  if (login.endsAt !== undefined && login.endsAt * 1000 <= now) return true;
+  const lastUse = usedAt ?? login.loggedInAt * 1000;
+  return login.idleTimeout !== undefined && lastUse + login.idleTimeout * 1000 <= now;
 }
 
 // --- koa-session (a session blob of the user's own koa-session): the logins under one key ---

@@ -93,6 +93,7 @@ export class MemoryStore implements SessionStore {
     for (const f of change.del ?? []) entry.fields.delete(f);
     for (const [f, v] of Object.entries(change.set ?? {})) entry.fields.set(f, v);
     const m = entry.fields.get('m') ?? null;
+    if (change.keepIf?.length && ![...entry.fields.keys()].some((f) => change.keepIf!.some((p) => f.startsWith(p)))) entry.fields.clear();
     if (entry.fields.size === 0) {
       this.#sessions.delete(tag);
       return { done: true, fields: 0, maxAge: m };

@@ -1,20 +1,11 @@
 import { OpenIDError } from '../errors.js';
 import type { UserLogin } from '../state.js';
 import { indexLogin, unindexLogin } from './login-index.js';
-import { decodeHotLogin, decodeLogin, encodeHot, encodeTokens } from './login-record.js';
+import { decodeHotLogin, decodeLogin, encodeHot, encodeTokens, loginEnded, USE_MARK_INTERVAL_MS } from './login-record.js';
 import type { Replaced, SessionLogins } from './logins.js';
 import { pendingToDrop, settle, stateId, type SettledLogin, type Transaction } from './pending.js';
 import type { RequestSession } from './request-session.js';
-
-/** The session's fields: a provider's login (hot), its tokens (cold), a pending login, a settled one. */
-const HOT = 'l:';
-const COLD = 't:';
-const PENDING = 'p:';
-const SETTLED = 's:';
-/** A logout sent to the provider, by its state id. */
-const LOGOUT = 'o:';
-/** Until when the session's logins are indexed (ms since the epoch): see RequestSession's #keepIndexed. */
-const INDEXED = 'i';
+import { COLD, CONTENT, HOT, INDEXED, LOGOUT, loginFields, PENDING, SETTLED, USED } from './fields.js';
 
 function parseObject<T>(raw: string | null | undefined): T | undefined {
   if (!raw) return undefined;
@@ -58,11 +49,37 @@ export class NativeLogins implements SessionLogins {
     return this.#rs.isNew;
   }
 
+  /**
+   * The login, unless it has ended (its absolute lifetime, or idle past its timeout): an ended one
+   * is removed and reads as none. A use is recorded when the last was a minute ago or more; the
+   * record also extends the session's lifetime.
+   */
   async login(name: string, withTokens = false): Promise<UserLogin | undefined> {
-    const values = await this.#rs.read(withTokens ? [HOT + name, COLD + name] : [HOT + name]);
-    const login = values && (withTokens ? decodeLogin(values[0], values[1]) : decodeHotLogin(values[0]));
-    if (login) this.#read.set(name, values![0]!);
+    const values = await this.#rs.read(withTokens ? [HOT + name, USED + name, COLD + name] : [HOT + name, USED + name]);
+    if (!values?.[0]) return undefined;
+    const hot = values[0];
+    const decoded = withTokens ? decodeLogin(hot, values[2]) : decodeHotLogin(hot);
+    if (!decoded) return undefined;
+    const usedAt = Number(values[1]) || undefined;
+    const now = Date.now();
+    if (loginEnded(decoded, usedAt, now)) {
+      await this.#end(name, decoded, hot);
+      return undefined;
+    }
+    this.#read.set(name, hot);
+    if (now - (usedAt ?? decoded.loggedInAt * 1000) >= USE_MARK_INTERVAL_MS) {
+      // Conditional on the login read: a use is not recorded for a login ended or replaced meanwhile.
+      await this.#rs.change({ when: [{ field: HOT + name, value: hot }], set: { [USED + name]: String(now) }, ttl: { ms: this.#rs.lifetimeMs(), mode: 'extend' } });
+    }
+    const login = usedAt === undefined ? decoded : { ...decoded, lastUsedAt: Math.floor(usedAt / 1000) };
     return login;
+  }
+
+  /** Removes a login that ended by its lifetimes (unless it changed meanwhile), and the session when nothing else is left. */
+  async #end(name: string, login: UserLogin, hot: string): Promise<void> {
+    const tag = this.#rs.tag;
+    const result = await this.#rs.change({ when: [{ field: HOT + name, value: hot }], del: loginFields(name), keepIf: CONTENT });
+    if (result?.done && tag) await unindexLogin(this.#rs.cfg.store, name, login.claims, tag);
   }
 
   async startLogin(state: string, tx: Transaction, ttlMs: number, max: number): Promise<void> {
@@ -106,6 +123,7 @@ export class NativeLogins implements SessionLogins {
         set: {
           [HOT + tx.provider]: hot,
           [COLD + tx.provider]: encodeTokens(login.tokens),
+          [USED + tx.provider]: String(Date.now()),
           [INDEXED]: String(earlier > 0 ? Math.min(earlier, indexedUntil) : indexedUntil),
           ...Object.fromEntries(Object.entries(settled).map(([id, s]) => [SETTLED + id, JSON.stringify(s)])),
         },
@@ -174,10 +192,11 @@ export class NativeLogins implements SessionLogins {
   async removeLogin(name: string): Promise<boolean> {
     const login = await this.login(name);
     if (!login) return false;
-    const result = await this.#rs.change({ del: [HOT + name, COLD + name] });
+    const tag = this.#rs.tag;
+    const result = await this.#rs.change({ del: loginFields(name), keepIf: CONTENT });
     this.#read.delete(name);
     if (!result?.done) return false;
-    if (this.#rs.tag) await unindexLogin(this.#rs.cfg.store, name, login.claims, this.#rs.tag);
+    if (tag) await unindexLogin(this.#rs.cfg.store, name, login.claims, tag);
     return true;
   }
 }

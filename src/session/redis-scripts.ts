@@ -41,7 +41,8 @@ end
 
 /**
  * ARGV: n conditions (field, 'v'|'a', value), n deleted prefixes, n deleted fields, n set pairs,
- * ttl mode ('' | 'reset' | 'extend'), ttl ms, sessionTtl. Returns {1, fields, m, the lifetime set
+ * ttl mode ('' | 'reset' | 'extend'), ttl ms, sessionTtl, n keep-if prefixes (none left: the key
+ * is deleted). Returns {1, fields, m, the lifetime set
  * (ms, 0: none), i}, or {0, the failed condition (from 1)}.
  */
 export const CHANGE = script(`${LIFETIME}
@@ -75,6 +76,17 @@ i = i + n
 n = tonumber(ARGV[i]); i = i + 1
 if n > 0 then redis.call('hset', k, unpack(ARGV, i, i + 2 * n - 1)) end
 i = i + 2 * n
+n = tonumber(ARGV[i + 3])
+if n > 0 then
+  local keep = false
+  for _, f in ipairs(redis.call('hkeys', k)) do
+    for j = i + 4, i + 3 + n do
+      if string.sub(f, 1, string.len(ARGV[j])) == ARGV[j] then keep = true; break end
+    end
+    if keep then break end
+  end
+  if not keep then redis.call('del', k) end
+end
 local len = redis.call('hlen', k)
 local ttl, m = lifetime(k, tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]))
 local set = 0

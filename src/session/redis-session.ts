@@ -10,6 +10,7 @@ import { ONE_DAY_MS, parseOptions, StoreOptionsSchema, type SessionStore } from 
 import type {} from './context-types.js';
 import { answerStoreFailure, failingClearly } from './store-failure.js';
 import { cookieHeader } from './cookie.js';
+import { HOT, USED } from './fields.js';
 import { installSessions, sessionOfContext, usedSession, type SessionConfig } from './request-session.js';
 
 const REDIS_URL = /^rediss?:\/\/./;
@@ -128,7 +129,7 @@ export function sessionStoreOf(ctx: Koa.Context): SessionStore | undefined {
  * with the app data when a request loads that, saving a round trip for its guard.
  */
 export function announceProvider(app: object, name: string): void {
-  configs.get(app)?.prefetch.push(`l:${name}`);
+  configs.get(app)?.prefetch.push(HOT + name, USED + name);
 }
 
 /**

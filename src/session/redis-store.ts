@@ -81,6 +81,7 @@ export class RedisStore implements SessionStore {
       ...listArgs(change.del),
       set.length, ...set.flat(),
       change.ttl?.mode ?? '', Math.ceil(change.ttl?.ms ?? 0), this.sessionTtl,
+      ...listArgs(change.keepIf),
     ];
     const [done, n, m, extended, i] = (await this.#run(CHANGE, this.prefix + tag, args)) as [number, number, string | null, number?, string?];
     if (done !== 1) return { done: false, failed: n - 1, fields: 0, maxAge: null };

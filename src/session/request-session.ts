@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { DATA, HOT } from './fields.js';
 import { cookieHeader, readCookie, serializeCookie } from './cookie.js';
 import { formatSessionId, newSessionId, parseSessionId, renewedSessionId, secretHash, type SessionId } from './session-id.js';
 import { indexLogin } from './login-index.js';
@@ -86,6 +87,8 @@ export class RequestSession {
   #loadedData: string | undefined;
   #forceSave = false;
   #maxAgeChanged = false;
+  /** A change ended the session (nothing was left): the cookie is cleared unless a new session starts. */
+  #ended = false;
   /** The app data could not be loaded (the store is down): `ctx.session` throws this. */
   #unavailable: unknown;
 
@@ -180,7 +183,7 @@ export class RequestSession {
     if (expiresAt <= Number(result.indexedUntil)) return;
     const until = expiresAt + Math.ceil(result.extendedMs / 2);
     const { tag } = this.#id;
-    const logins = await this.cfg.store.fieldsWithPrefix(tag, ['l:']);
+    const logins = await this.cfg.store.fieldsWithPrefix(tag, [HOT]);
     await Promise.all(
       Object.entries(logins).map(([field, raw]) => {
         const login = decodeHotLogin(raw);
@@ -259,10 +262,17 @@ export class RequestSession {
       this.#cache.clear();
       return undefined;
     }
-    if (next) {
-      this.#id = next;
-      this.#cookieDirty = true;
+    if (result.fields === 0) {
+      // The change left nothing worth keeping (`keepIf`): the session is gone, and so is its cookie.
+      this.#id = undefined;
+      this.#verified = undefined;
+      this.#cache.clear();
+      this.#ended = true;
+      return result;
     }
+    // A renewed id, or a longer life (the cookie follows the store: a login's use extends both).
+    if (next || (result.extendedMs && change.ttl?.mode === 'extend')) this.#cookieDirty = true;
+    if (next) this.#id = next;
     this.#verified = true;
     this.#remember(applied, result);
     await this.#keepIndexed(result);
@@ -300,7 +310,7 @@ export class RequestSession {
   async preload(): Promise<void> {
     let values: Array<string | null> | undefined;
     try {
-      values = await this.read(['d', 'm', ...this.cfg.prefetch]);
+      values = await this.read([DATA, 'm', ...this.cfg.prefetch]);
     } catch (err) {
       this.#unavailable = err;
       return;
@@ -370,7 +380,7 @@ export class RequestSession {
 
   /** Whether the end of the request has anything to do (write, end the session, set the cookie). */
   get pending(): boolean {
-    return this.#session !== undefined || this.#cookieDirty;
+    return this.#session !== undefined || this.#cookieDirty || this.#ended;
   }
 
   /** Writes what changed in `ctx.session`, ends a destroyed session, and sets the cookie when it changed. */
@@ -387,9 +397,9 @@ export class RequestSession {
       const json = JSON.stringify(session.toJSON());
       if (json !== (this.#loadedData ?? '{}') || this.#forceSave || this.#maxAgeChanged) {
         const empty = json === '{}';
-        const set: Record<string, string> = empty ? {} : { d: json };
+        const set: Record<string, string> = empty ? {} : { [DATA]: json };
         if (this.#maxAgeChanged) set.m = this.#maxAge!;
-        const change: SessionChange = { set, del: empty ? ['d'] : [], ttl: { ms: this.#lifetimeMs(this.#maxAge), mode: 'reset' } };
+        const change: SessionChange = { set, del: empty ? [DATA] : [], ttl: { ms: this.#lifetimeMs(this.#maxAge), mode: 'reset' } };
         const result = await this.change(change, !empty || this.#maxAgeChanged);
         if (result?.done) {
           this.#loadedData = empty ? undefined : json;
@@ -399,6 +409,7 @@ export class RequestSession {
         this.#forceSave = this.#maxAgeChanged = false;
       }
     }
+    if (this.#ended && !this.#id && this.#sentCookie) this.#setCookie('', 0);
     if (this.#cookieDirty && this.#id) {
       const own = this.#maxAge;
       this.#setCookie(formatSessionId(this.#id), own === 'session' || (own == null && this.cfg.maxAge === 'session') ? undefined : this.#lifetimeMs(own));

@@ -22,6 +22,11 @@ export interface SessionChange {
    * lengthens it. A lifetime the session stores for itself (field `m`) wins over `ms`.
    */
   ttl?: { ms: number; mode: 'reset' | 'extend' };
+  /**
+   * After the change, delete the whole session unless a field starting with one of these is left
+   * (a logout that leaves nothing worth keeping ends the session).
+   */
+  keepIf?: string[];
 }
 
 export interface ChangeResult {
