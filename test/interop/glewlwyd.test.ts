@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Koa from 'koa';
 import type { Context } from 'koa';
 import Router from '@koa/router';
@@ -21,6 +22,18 @@ const CLIENT_SECRET = 's3cret-value.with_chars-0123456789';
 /** An RFC 8707 resource the client may ask for: Glewlwyd then puts it into the access token's `aud`. */
 const API = 'https://api.example.test/';
 const SCOPES = ['openid', 'profile', 'email'];
+/** The library's default logout routes for a provider named `glewlwyd`. */
+const LOGGED_OUT = '/openid/glewlwyd/logged-out';
+const BACKCHANNEL = '/openid/glewlwyd/backchannel-logout';
+const FRONTCHANNEL = '/openid/glewlwyd/frontchannel-logout';
+/** How long Glewlwyd may take to post a logout token (it does so from a thread of its own). */
+const DELIVERY_TIMEOUT = 5000;
+
+/** What the app answered to a logout token Glewlwyd posted. */
+interface Delivery {
+  status: number;
+  body: unknown;
+}
 
 /** The payload of a JWT, not verified: only to see what the provider put there. */
 function payload(jwt: string): Record<string, unknown> {
@@ -33,6 +46,8 @@ describe('Glewlwyd 2.7 as the OpenID provider', { timeout: 50_000 }, () => {
   let sessions: ReturnType<typeof redisSession> | undefined;
   let provider: OpenID;
   let base: string;
+  /** Every POST to the back-channel logout route, in order of their answers. */
+  const deliveries: Delivery[] = [];
 
   /** Library errors of a route become their answers (status + JSON). */
   const answer = (fn: (ctx: Context) => Promise<void>) => async (ctx: Context) => {
@@ -49,6 +64,14 @@ describe('Glewlwyd 2.7 as the OpenID provider', { timeout: 50_000 }, () => {
     app.keys = ['glewlwyd-interop-key'];
     sessions = redisSession(app, { redis: redisUrl(), prefix: uniquePrefix('glewlwyd') });
     app.use(sessions);
+    // Outside the library's routes: records how the app answered each logout token Glewlwyd posted.
+    app.use(async (ctx, next) => {
+      try {
+        await next();
+      } finally {
+        if (ctx.method === 'POST' && ctx.path === BACKCHANNEL) deliveries.push({ status: ctx.status, body: ctx.body });
+      }
+    });
     // Composed on the first request: the routes below are added once Glewlwyd is up.
     let handler: ReturnType<Koa['callback']> | undefined;
     server = createServer((req, res) => (handler ??= app.callback())(req, res));
@@ -63,6 +86,9 @@ describe('Glewlwyd 2.7 as the OpenID provider', { timeout: 50_000 }, () => {
       resources: [API],
       // Each refresh spends the refresh token and returns a new one.
       refreshTokenOneUse: 'always',
+      postLogoutRedirectUris: [`${base}${LOGGED_OUT}`],
+      backchannelLogoutUri: `${base}${BACKCHANNEL}`,
+      frontchannelLogoutUri: `${base}${FRONTCHANNEL}`,
     });
     provider = new OpenID(app, {
       name: 'glewlwyd',
@@ -74,6 +100,10 @@ describe('Glewlwyd 2.7 as the OpenID provider', { timeout: 50_000 }, () => {
     });
 
     const router = new Router();
+    // postLogoutReturnTo (default `/`).
+    router.get('/', (ctx) => {
+      ctx.body = 'home';
+    });
     router.get('/me', provider.required(), (ctx) => {
       ctx.body = ctx.state.user;
     });
@@ -94,9 +124,9 @@ describe('Glewlwyd 2.7 as the OpenID provider', { timeout: 50_000 }, () => {
         scopes: after.scopes,
       };
     }));
-    // Test only: hands the session's access token to the test, which plays an API client with it.
-    router.get('/access-token', provider.required(), async (ctx) => {
-      ctx.body = { accessToken: (await provider.session(ctx))!.tokens.accessToken };
+    // Test only: hands the session's tokens to the test, which plays an API client (or a thief) with them.
+    router.get('/tokens', provider.required(), async (ctx) => {
+      ctx.body = (await provider.session(ctx))!.tokens;
     });
     // Without a resource, Glewlwyd's access tokens name the granted scope list as their audience.
     router.get('/api/scope-audience', provider.bearer({ audience: SCOPES.join(' ') }), (ctx) => {
@@ -132,12 +162,37 @@ describe('Glewlwyd 2.7 as the OpenID provider', { timeout: 50_000 }, () => {
     return { browser, urls, me: JSON.parse(text) as Record<string, unknown> };
   }
 
-  async function accessToken(browser: Browser): Promise<string> {
-    const res = await browser.get(`${base}/access-token`, { headers: { accept: 'application/json' } });
+  async function tokens(browser: Browser): Promise<{ accessToken: string; refreshToken?: string; idToken?: string }> {
+    const res = await browser.get(`${base}/tokens`, { headers: { accept: 'application/json' } });
     assert.equal(res.status, 200);
-    const { accessToken } = (await res.json()) as { accessToken?: string };
-    assert.equal(typeof accessToken, 'string');
-    return accessToken!;
+    const body = (await res.json()) as { accessToken: string; refreshToken?: string; idToken?: string };
+    assert.equal(typeof body.accessToken, 'string');
+    return body;
+  }
+
+  const accessToken = async (browser: Browser) => (await tokens(browser)).accessToken;
+
+  /** The app's answer to `browser` on a guarded route: 200 while it holds the login, 401 after. */
+  async function meStatus(browser: Browser): Promise<number> {
+    const res = await browser.get(`${base}/me`, { headers: { accept: 'application/json' } });
+    await res.body?.cancel();
+    return res.status;
+  }
+
+  /** `provider.refresh(ctx)` through the app's route. */
+  async function refresh(browser: Browser): Promise<{ status: number; body: Record<string, unknown> }> {
+    const res = await browser.post(`${base}/refresh`, {}, { headers: { accept: 'application/json' } });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  /** The `index`th logout token Glewlwyd posted to the app (0 = the first), waited for. */
+  async function delivery(index: number): Promise<Delivery> {
+    const deadline = Date.now() + DELIVERY_TIMEOUT;
+    while (deliveries.length <= index) {
+      if (Date.now() > deadline) assert.fail(`Glewlwyd posted no logout token to ${BACKCHANNEL} within ${DELIVERY_TIMEOUT} ms. Its log:\n${gw!.log()}`);
+      await sleep(20);
+    }
+    return deliveries[index]!;
   }
 
   const callApi = (path: string, token: string) => fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
@@ -172,9 +227,8 @@ describe('Glewlwyd 2.7 as the OpenID provider', { timeout: 50_000 }, () => {
   test('refresh() renews the tokens, and the rotated refresh token works again', async () => {
     const { browser, me } = await login();
     for (let round = 1; round <= 2; round++) {
-      const res = await browser.post(`${base}/refresh`, {}, { headers: { accept: 'application/json' } });
-      const body = (await res.json()) as Record<string, unknown>;
-      assert.equal(res.status, 200, `refresh ${round}: ${JSON.stringify(body)}`);
+      const { status, body } = await refresh(browser);
+      assert.equal(status, 200, `refresh ${round}: ${JSON.stringify(body)}`);
       assert.equal(body.sub, me.sub);
       assert.equal(body.subBefore, me.sub);
       assert.equal(body.accessTokenChanged, true, `refresh ${round}: a new access token`);
@@ -187,6 +241,35 @@ describe('Glewlwyd 2.7 as the OpenID provider', { timeout: 50_000 }, () => {
     const info = await browser.get(`${base}/userinfo`, { headers: { accept: 'application/json' } });
     assert.equal(info.status, 200);
     assert.equal(((await info.json()) as { sub: string }).sub, me.sub);
+  });
+
+  // Glewlwyd refuses a disabled refresh token with a bare 400 (no body); the library takes that for
+  // an unreachable provider (502 provider_unavailable) and keeps the dead login. Reported; drop the
+  // `todo` once a bare 4xx of the token endpoint ends the login like invalid_grant does.
+  test('a spent refresh token replayed at Glewlwyd breaks the chain: the next refresh() ends the login', {
+    todo: 'library: a bare 400 from the token endpoint at refresh is 502 provider_unavailable, not login_required',
+  }, async () => {
+    const { browser } = await login();
+    const spent = (await tokens(browser)).refreshToken;
+    assert.equal(typeof spent, 'string');
+    assert.equal((await refresh(browser)).status, 200);
+
+    // The spent token, replayed as a thief would: Glewlwyd refuses it and disables the live one too.
+    const metadata = (await (await fetch(gw!.discoveryUrl)).json()) as { token_endpoint: string };
+    const replay = await fetch(metadata.token_endpoint, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: spent! }),
+      signal: AbortSignal.timeout(5000),
+    });
+    // 400 with no body at all, not RFC 6749's {"error":"invalid_grant"}: the library must take a bare 400 as a refusal.
+    await replay.body?.cancel();
+    assert.equal(replay.status, 400);
+
+    const { status, body } = await refresh(browser);
+    assert.equal(status, 401, JSON.stringify(body));
+    assert.equal(body.error, 'login_required');
+    assert.equal(await meStatus(browser), 401, 'the refused refresh ended the login');
   });
 
   test('bearer() and verifyToken accept Glewlwyd\'s access token with the audience it puts in "aud"', async () => {
@@ -223,5 +306,69 @@ describe('Glewlwyd 2.7 as the OpenID provider', { timeout: 50_000 }, () => {
     assert.deepEqual(await ok.json(), { sub: me.sub, token: 'bearer' });
     assert.equal((await provider.verifyToken(token, { audience: API })).sub, me.sub);
     assert.equal((await callApi('/api/scope-audience', token)).status, 401);
+  });
+
+  test('RP-initiated logout: the logout route ends the login and comes back through Glewlwyd\'s end_session to postLogoutReturnTo', async () => {
+    const seen = deliveries.length;
+    const { browser } = await login();
+    const { accessToken, idToken } = await tokens(browser);
+    const { response, urls, stoppedAt } = await gw!.follow(browser, `${base}/openid/glewlwyd/logout`, { headers: { 'sec-fetch-site': 'same-origin' } });
+    assert.equal(stoppedAt?.href, undefined, 'Glewlwyd kept the browser at its end-session page (no post_logout_redirect_uri accepted)');
+    const text = await response.text();
+    assert.equal(response.status, 200, `the logout ended with ${response.status} at ${urls.at(-1)}: ${text.slice(0, 400)}`);
+    assert.equal(text, 'home');
+    assert.equal(urls.at(-1), `${base}/`);
+
+    const endSessionUrl = urls.find((u) => u.startsWith(`${gw!.issuer}/end_session?`));
+    assert.ok(endSessionUrl, `the browser did not go to Glewlwyd's end_session:\n${urls.join('\n')}`);
+    const endSession = new URL(endSessionUrl);
+    assert.equal(endSession.searchParams.get('id_token_hint'), idToken);
+    assert.equal(endSession.searchParams.get('client_id'), CLIENT_ID);
+    assert.equal(endSession.searchParams.get('post_logout_redirect_uri'), `${base}${LOGGED_OUT}`);
+    const state = endSession.searchParams.get('state');
+    assert.ok(state);
+    // Glewlwyd accepted the registered post_logout_redirect_uri: it sent the browser back with the state.
+    assert.ok(urls.includes(`${base}${LOGGED_OUT}?state=${state}`), `not back at ${LOGGED_OUT} with the state:\n${urls.join('\n')}`);
+
+    assert.equal(await meStatus(browser), 401, 'the app\'s login ended');
+    // Glewlwyd ended its session too: the session's access token is revoked there...
+    const userinfo = await fetch(`${gw!.issuer}/userinfo`, { headers: { authorization: `Bearer ${accessToken}` }, signal: AbortSignal.timeout(5000) });
+    await userinfo.body?.cancel();
+    assert.equal(userinfo.status, 401);
+    // ...and it posted a logout token for it, which the app accepts though the login is gone already.
+    const answer = await delivery(seen);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+  });
+
+  test('back-channel logout: ending the user\'s session at Glewlwyd ends the app login of that session only', async () => {
+    const seen = deliveries.length;
+    const a = await login();
+    const b = await login();
+    assert.equal(typeof a.me.sid, 'string', 'Glewlwyd\'s ID token names its session (sid)');
+    assert.notEqual(a.me.sid, b.me.sid);
+
+    await gw!.endSession(a.browser, a.me.sid as string);
+    const answer = await delivery(seen);
+    assert.equal(answer.status, 200, `the app refused Glewlwyd's logout token: ${JSON.stringify(answer.body)}`);
+    assert.equal(await meStatus(a.browser), 401, 'the logout token ended the login of that session');
+    assert.equal(await meStatus(b.browser), 200, 'a login of another Glewlwyd session stays');
+  });
+
+  test('front-channel logout: the URL Glewlwyd\'s end-session page loads ends the app login of that session, without cookies', async () => {
+    const a = await login();
+    const b = await login();
+    const { frontchannelLogoutUrls } = await gw!.endSessionPage(a.browser, a.me.sid as string);
+    assert.equal(frontchannelLogoutUrls.length, 1);
+    const url = new URL(frontchannelLogoutUrls[0]!);
+    assert.equal(`${url.origin}${url.pathname}`, `${base}${FRONTCHANNEL}`);
+    assert.equal(url.searchParams.get('iss'), gw!.issuer);
+    assert.equal(url.searchParams.get('sid'), a.me.sid);
+
+    // A frame of another site: the app's session cookie does not go with it.
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    assert.equal(await meStatus(a.browser), 401, 'the front-channel logout ended the login of that session');
+    assert.equal(await meStatus(b.browser), 200, 'a login of another Glewlwyd session stays');
   });
 });

@@ -8,13 +8,18 @@
  *   2. `POST /api/mod/plugin/`: an `oidc` plugin instance named `oidc`, issuer
  *      `http://127.0.0.1:PORT/api/oidc`, signing with a fresh RS256 key (node:crypto, as a
  *      private JWKS), code + refresh grants only, PKCE S256, RFC 8707 resources (client property
- *      `resource`), `name`/`email` claims on the `profile`/`email` scopes
+ *      `resource`), `name`/`email` claims on the `profile`/`email` scopes, session management
+ *      (`sid` in ID tokens, end_session) with back- and front-channel logout
  *   3. `GET /api/oidc/.well-known/openid-configuration`: the plugin is live and names the issuer
  *   4. `GET /api/scope/{name}`, `POST /api/scope/` for each scope that does not exist yet
  *      (`openid` ships with the database; `profile` and `email` are created)
  *   5. `POST /api/user/`: the test user, with name, email and the scopes
- *   6. `POST /api/client/`: one confidential client, its secret, the redirect URI, grant types
- *      `code` and `refresh_token`, token endpoint auth `client_secret_basic`
+ *   6. `GET`, `PUT /api/mod/client/database` and `PUT /api/mod/client/database/reset`: the client
+ *      module learns the `post_logout_redirect_uris` property (see the quirks)
+ *   7. `POST /api/client/`: one confidential client, its secret, the redirect URI, grant types
+ *      `code` and `refresh_token`, token endpoint auth `client_secret_basic`, and when given its
+ *      `post_logout_redirect_uris`, `backchannel_logout_uri` and `frontchannel_logout_uri` (both
+ *      with `sid`)
  *
  * Logging in is not interactive: `authenticate(browser)` logs the user in through Glewlwyd's auth
  * API (`POST /api/auth/`) and grants the client its scopes (`PUT /api/auth/grant/{client_id}/`)
@@ -27,6 +32,13 @@
  * `callback_url&g_continue`). After `authenticate`, an authorization request with `prompt=none`
  * comes straight back with the code.
  *
+ * Logging out: Glewlwyd's end_session endpoint sends the browser to the same login page with
+ * `prompt=end_session`, `sid`, `client_id`, `post_redirect_to` and `callback_url` (the
+ * post_logout_redirect_uri plus `state`); the web app lists the session's front-channel logout
+ * URIs (`GET /api/oidc/session/{sid}/{client_id}`), loads them in iframes, ends the session
+ * (`DELETE /api/oidc/session/{sid}`, which sends the back-channel logout tokens), logs the user
+ * out (`DELETE /api/auth/`) and goes to `callback_url`. `follow` plays that part too.
+ *
  * Quirks met (Glewlwyd 2.7.5):
  * - Writing `use_secure_connection=false` in the config makes it demand key files: left out.
  * - A plugin POST that fails validation answers 400 but still creates the plugin instance: any
@@ -37,6 +49,13 @@
  * - Without a `resource`, access tokens get the granted scope list (one space-separated string)
  *   as `aud`; with an RFC 8707 `resource` in the authorization request, `aud` is that resource.
  * - Basic client credentials are compared raw (no form decoding of the user id/password).
+ * - The client module stores only the properties its data-format names. The shipped data-format
+ *   has `post_logout_redirect_uri` (one value), but the OIDC plugin checks the
+ *   post_logout_redirect_uri of end_session against `post_logout_redirect_uris` (a list), which
+ *   the client API refuses as a list without step 6 (and its `reset`: a PUT alone changes nothing
+ *   until the module is reloaded). Without it no post-logout redirect is ever accepted.
+ * - Client flags such as `backchannel_logout_session_required` are read as strings ("true").
+ * - Logout tokens are posted from a thread of their own: they may arrive after end_session is done.
  *
  * `close()` kills the process (SIGTERM, then SIGKILL after 3 s) and removes the temp directory. If
  * the test process ends first, an exit/signal hook does it, and `setpriv --pdeathsig KILL` covers a
@@ -74,7 +93,16 @@ export interface GlewlwydOptions {
   tokenEndpointAuthMethods?: string[];
   /** RFC 8707 resources the client may ask for (they become the access token's `aud`). Default none. */
   resources?: string[];
-  /** More client properties (e.g. `post_logout_redirect_uri`), merged into the client. */
+  /**
+   * The client's `post_logout_redirect_uris` (RP-Initiated Logout): where Glewlwyd's end_session
+   * may send the browser back. Default none.
+   */
+  postLogoutRedirectUris?: string[];
+  /** The client's `backchannel_logout_uri` (with `sid` in the logout token). Default none. */
+  backchannelLogoutUri?: string;
+  /** The client's `frontchannel_logout_uri` (loaded with `iss` and `sid`). Default none. */
+  frontchannelLogoutUri?: string;
+  /** More client properties, merged into the client (only those in the client module's data-format are kept). */
   clientProperties?: Record<string, unknown>;
   /** Default `alice.test`. */
   username?: string;
@@ -122,10 +150,35 @@ export interface Glewlwyd {
    * `browser.follow(url, options)` through Glewlwyd's login page: each time the browser is sent to
    * it, logs the user in and grants the scopes (`authenticate`, unless `authenticate: false`) and
    * goes on at its `callback_url` plus `g_continue`, as Glewlwyd's login web app does. With
-   * `authenticate: false` it stops at the login page instead (`stoppedAt`). `urls` lists every URL
-   * requested; the login page, not being served, is not among them.
+   * `authenticate: false` it stops at the login page instead (`stoppedAt`).
+   *
+   * Sent there by end_session with `prompt=end_session` (the `id_token_hint` was accepted), it
+   * plays the end-session page and the user pressing "Log out", as the web app does: loads each
+   * front-channel logout URL without cookies (a frame of another site), ends the session
+   * (`endSession`), logs the user out of Glewlwyd (`DELETE /api/auth/`), then goes on at
+   * `callback_url` (the post_logout_redirect_uri with `state`) if Glewlwyd accepted that URI for
+   * the client, else stops there. Any other prompt there (`single_logout`: the hint was refused)
+   * stops at the login page.
+   *
+   * `urls` lists every URL requested, front-channel logout URLs included; the login page, not
+   * being served, is not among them.
    */
   follow(browser: Browser, url: string | URL, options?: FollowOptions & { authenticate?: boolean }): Promise<FollowResult>;
+  /**
+   * What Glewlwyd's end-session page reads for the OIDC session `sid` of `browser`'s Glewlwyd
+   * user (`GET /api/oidc/session/{sid}/{clientId}`): the front-channel logout URLs it loads in
+   * iframes, built as its web app builds them (`?iss=` plus `&sid=` when the client asks for it,
+   * neither encoded), and `postRedirectTo` when Glewlwyd accepted that URI for the client.
+   * Glewlwyd answers 400 unless front-channel logout is on and `sid` has a live ID token.
+   */
+  endSessionPage(browser: Browser, sid: string, clientId?: string, postRedirectTo?: string): Promise<{ frontchannelLogoutUrls: string[]; postRedirectTo?: string }>;
+  /**
+   * Ends the OIDC session `sid` as the end-session page does on "Log out" (`DELETE
+   * /api/oidc/session/{sid}` with `browser`'s Glewlwyd session): Glewlwyd disables the session's
+   * tokens and posts a logout token to each back-channel logout URI from a thread of its own, so
+   * the delivery may come after this returns.
+   */
+  endSession(browser: Browser, sid: string): Promise<void>;
   /** The login page URL Glewlwyd redirects to (without query). */
   loginPage: string;
   /** One admin API call (`path` below `/api`), as admin; throws unless the answer is 2xx. */
@@ -258,6 +311,7 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
     clientSecret: 's3cret-value.with_chars-0123456789',
     tokenEndpointAuthMethods: ['client_secret_basic'],
     resources: [] as string[],
+    postLogoutRedirectUris: [] as string[],
     username: 'alice.test',
     password: `Pw-${randomBytes(9).toString('base64url')}`,
     name: 'Alice Liddell',
@@ -411,6 +465,9 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
         'session-management-allowed': true,
         'session-cookie-name': 'GLEWLWYD2_OIDC_SID',
         'session-cookie-expiration': 2_419_200,
+        // Logout tokens, and the end-session page's list (Glewlwyd answers it 400 without front-channel logout).
+        'back-channel-logout-allowed': true,
+        'front-channel-logout-allowed': true,
         'resource-allowed': true,
         'resource-scope': {},
         'resource-client-property': 'resource',
@@ -440,7 +497,15 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
     // 5. The user.
     await admin('POST', '/user/', { username: o.username, password: o.password, name: o.name, email: o.email, scope: o.scopes, enabled: true });
 
-    // 6. The confidential client.
+    // 6. The client module learns `post_logout_redirect_uris`, the list the OIDC plugin reads (see
+    //    the quirks). PUT stores the parameters, `reset` reloads the module with them.
+    const clientModule = await admin<{ display_name: string; order_rank: number; readonly: boolean; parameters: { 'data-format': Record<string, unknown> } }>('GET', '/mod/client/database');
+    clientModule.parameters['data-format'].post_logout_redirect_uris = { multiple: true, read: true, write: true };
+    const { display_name, order_rank, readonly, parameters } = clientModule;
+    await admin('PUT', '/mod/client/database', { display_name, order_rank, readonly, parameters });
+    await admin('PUT', '/mod/client/database/reset');
+
+    // 7. The confidential client. Flags are strings: the plugin reads "true"/"1"/"yes" only.
     await admin('POST', '/client/', {
       client_id: o.clientId,
       client_secret: o.clientSecret,
@@ -453,8 +518,46 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
       authorization_type: ['code', 'refresh_token'],
       token_endpoint_auth_method: o.tokenEndpointAuthMethods,
       ...(o.resources.length ? { resource: o.resources } : {}),
+      ...(o.postLogoutRedirectUris.length ? { post_logout_redirect_uris: o.postLogoutRedirectUris } : {}),
+      ...(o.backchannelLogoutUri ? { backchannel_logout_uri: o.backchannelLogoutUri, backchannel_logout_session_required: 'true' } : {}),
+      ...(o.frontchannelLogoutUri ? { frontchannel_logout_uri: o.frontchannelLogoutUri, frontchannel_logout_session_required: 'true' } : {}),
       ...o.clientProperties,
     });
+
+    /** A call to Glewlwyd's API as the user of `browser` (its cookie jar); throws unless 200. */
+    const asUser = async (browser: Browser, method: string, path: string, body?: unknown): Promise<Response> => {
+      const url = `${base}/api${path}`;
+      const cookie = browser.cookieHeader(url);
+      const res = await fetch(url, {
+        method,
+        headers: { ...(cookie ? { cookie } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(5000),
+      });
+      browser.store(url, res);
+      if (res.status !== 200) throw new Error(`Glewlwyd ${method} /api${path}: ${await describe(res)}`);
+      return res;
+    };
+
+    /**
+     * The end-session page (login page with `prompt=end_session`) and the user pressing "Log out":
+     * see `follow`. Returns where the browser goes next, or `undefined` to stay.
+     */
+    const logOutAtEndSessionPage = async (browser: Browser, page: URL, urls: string[]): Promise<URL | undefined> => {
+      const param = (name: string) => page.searchParams.get(name) ?? undefined;
+      const sid = param('sid');
+      if (!sid) throw new Error(`Glewlwyd's end-session page was given no sid: ${page.href}`);
+      const { frontchannelLogoutUrls, postRedirectTo } = await instance.endSessionPage(browser, sid, param('client_id'), param('post_redirect_to'));
+      for (const url of frontchannelLogoutUrls) {
+        urls.push(url);
+        await (await fetch(url, { signal: AbortSignal.timeout(5000) })).body?.cancel();
+      }
+      await instance.endSession(browser, sid);
+      await (await asUser(browser, 'DELETE', '/auth/')).body?.cancel();
+      const callback = param('callback_url');
+      return postRedirectTo && callback ? new URL(callback) : undefined;
+    };
 
     const loginPage = `${base}/login.html`;
     const isLoginPage = (u: URL) => u.origin === base && u.pathname === '/login.html';
@@ -473,23 +576,21 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
       admin,
       log,
       async authenticate(browser, scopes = o.scopes) {
-        const call = async (method: string, path: string, body: unknown) => {
-          const url = `${base}/api${path}`;
-          const cookie = browser.cookieHeader(url);
-          const res = await fetch(url, {
-            method,
-            headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}) },
-            body: JSON.stringify(body),
-            redirect: 'manual',
-            signal: AbortSignal.timeout(5000),
-          });
-          browser.store(url, res);
-          if (res.status !== 200) throw new Error(`Glewlwyd ${method} /api${path}: ${await describe(res)}`);
-          await res.body?.cancel();
-        };
-        await call('POST', '/auth/', { username: o.username, password: o.password });
+        await (await asUser(browser, 'POST', '/auth/', { username: o.username, password: o.password })).body?.cancel();
         // Space-separated, whatever the API documentation says.
-        await call('PUT', `/auth/grant/${encodeURIComponent(o.clientId)}/`, { scope: scopes.join(' ') });
+        await (await asUser(browser, 'PUT', `/auth/grant/${encodeURIComponent(o.clientId)}/`, { scope: scopes.join(' ') })).body?.cancel();
+      },
+      async endSessionPage(browser, sid, clientId = o.clientId, postRedirectTo) {
+        const query = postRedirectTo === undefined ? '' : `?post_redirect_to=${encodeURIComponent(postRedirectTo)}`;
+        const res = await asUser(browser, 'GET', `/${PLUGIN}/session/${encodeURIComponent(sid)}/${encodeURIComponent(clientId)}${query}`);
+        const page = (await res.json()) as { iss: string; sid: string; post_redirect_to?: string; client: { frontchannel_logout_uri: string; frontchannel_logout_session_required: boolean }[] };
+        return {
+          frontchannelLogoutUrls: page.client.map((c) => `${c.frontchannel_logout_uri}?iss=${page.iss}${c.frontchannel_logout_session_required ? `&sid=${page.sid}` : ''}`),
+          ...(page.post_redirect_to ? { postRedirectTo: page.post_redirect_to } : {}),
+        };
+      },
+      async endSession(browser, sid) {
+        await (await asUser(browser, 'DELETE', `/${PLUGIN}/session/${encodeURIComponent(sid)}`)).body?.cancel();
       },
       loginPage,
       async follow(browser, url, options = {}) {
@@ -503,8 +604,18 @@ export async function startGlewlwyd(options: GlewlwydOptions): Promise<Glewlwyd>
           const result = await browser.follow(current, { ...next, stopAt: (u) => isLoginPage(u) || userStop(u) });
           urls.push(...result.urls);
           const page = result.stoppedAt;
-          if (!page || !isLoginPage(page) || !authenticate) return { ...result, urls };
+          if (!page || !isLoginPage(page)) return { ...result, urls };
+          const prompt = page.searchParams.get('prompt');
+          if (prompt !== 'end_session' && (!authenticate || prompt === 'single_logout')) return { ...result, urls };
           if (visits >= 3) throw new Error(`Glewlwyd keeps sending the browser to its login page; visited:\n${urls.join('\n')}`);
+          if (prompt === 'end_session') {
+            const after = await logOutAtEndSessionPage(browser, page, urls);
+            if (!after) return { ...result, urls };
+            await result.response.body?.cancel();
+            current = after;
+            next = { maxHops: rest.maxHops, autoSubmit: rest.autoSubmit };
+            continue;
+          }
           await result.response.body?.cancel();
           const callback = page.searchParams.get('callback_url');
           if (!callback || !callback.startsWith(`${issuer}/`)) throw new Error(`Glewlwyd's login page was given no callback_url of its own: ${page.href}`);
