@@ -71,6 +71,11 @@ function mapProviderError(err: unknown, step: string, url: string | undefined): 
   // openid-client wraps oauth4webapi's precise error in a generic ClientError: read both messages.
   const message = `${String((err as Error)?.message ?? '')} | ${String(((err as Error)?.cause as Error | undefined)?.message ?? '')}`;
   const status = ((err as Error)?.cause as Response | undefined)?.status;
+  if ((code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON') && status === 400 && TOKEN_STEPS.has(step)) {
+    // A refusal without RFC 6749's JSON error body (Glewlwyd answers a spent or revoked refresh
+    // token with a bare 400): still a refusal of the grant, not an unreachable provider.
+    return new OpenIDError('token_request_failed', `the provider refused the request (${step})`, { cause: err, url, status: 400 });
+  }
   if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && typeof status === 'number' && status >= 500 && TOKEN_STEPS.has(step)) {
     // openid-client raises ResponseBodyError for 4xx only; a 5xx of the token endpoint lands here.
     return new OpenIDError('token_request_failed', `the provider failed (${step})`, { cause: err, url, status: 502 });

@@ -243,12 +243,9 @@ describe('Glewlwyd 2.7 as the OpenID provider', { timeout: 50_000 }, () => {
     assert.equal(((await info.json()) as { sub: string }).sub, me.sub);
   });
 
-  // Glewlwyd refuses a disabled refresh token with a bare 400 (no body); the library takes that for
-  // an unreachable provider (502 provider_unavailable) and keeps the dead login. Reported; drop the
-  // `todo` once a bare 4xx of the token endpoint ends the login like invalid_grant does.
-  test('a spent refresh token replayed at Glewlwyd breaks the chain: the next refresh() ends the login', {
-    todo: 'library: a bare 400 from the token endpoint at refresh is 502 provider_unavailable, not login_required',
-  }, async () => {
+  // Glewlwyd refuses a disabled refresh token with a bare 400 (no body), not RFC 6749's JSON error:
+  // the library must still take it as a refusal that ends the login.
+  test('a spent refresh token replayed at Glewlwyd breaks the chain: the next refresh() ends the login', async () => {
     const { browser } = await login();
     const spent = (await tokens(browser)).refreshToken;
     assert.equal(typeof spent, 'string');

@@ -153,3 +153,12 @@ test('a refreshed ID token must keep sub and auth_time: another one is refused, 
   }
 });
 
+
+test('a refresh refused with a bare 400 (no JSON error body, as Glewlwyd answers a spent token) ends the login too', async () => {
+  const cookie = await login();
+  await expireIn(cookie, -1);
+  op.onToken((ctx) => (ctx.grantType === 'refresh_token' ? { status: 400, text: '' } : op.tokenAnswer(ctx)));
+  const api = await get(instances[0]!, '/guarded', cookie);
+  assert.equal(api.status, 401);
+  assert.equal(api.body.error, 'login_required');
+});
