@@ -7,12 +7,15 @@ import { OpenIDError, isOpenIDError } from '../errors.js';
 import { missingScopes } from '../jwt/scopes.js';
 import { SCOPE_TOKEN } from '../options.js';
 import { parseOptions } from '../parse-options.js';
+import type { LoginOptions } from '../login/authorize.js';
+import { maybeLoginsOf } from '../session/logins.js';
 import { wantsHtml } from '../respond.js';
 import type { OpenIDState, UserLogin } from '../state.js';
 
 /** A rule over a verified login's claims: return `false` (or throw an `OpenIDError`) to refuse it. */
 export type ClaimsCheck = (claims: JWTPayload, ctx: Context) => boolean | void | Promise<boolean | void>;
 
+const bool = z.boolean({ error: 'must be true or false' });
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `must be a function (${what})` });
 
 /** Options of `provider.required(options)`: one schema, checked at setup. */
@@ -40,6 +43,12 @@ export const RequiredOptionsSchema = z.strictObject({
    * bearer token): return `false` to refuse. A session login refused this way: `403 forbidden`.
    */
   check: fn<ClaimsCheck>('check').optional(),
+  /**
+   * A browser without a login is first sent to a silent login (`prompt=none`), once per session:
+   * a user still logged in at the provider comes back logged in without seeing a page; otherwise
+   * the provider's refusal brings the browser back, and the normal login follows. Default `false`.
+   */
+  silent: bool.default(false),
 });
 
 export type RequiredOptions = z.input<typeof RequiredOptionsSchema>;
@@ -49,6 +58,7 @@ export interface GuardHost extends BearerHost {
   /** The session's login, its access token refreshed first when due; `undefined` without one. */
   currentLogin(ctx: Context): Promise<UserLogin | undefined>;
   loginUrl(returnTo?: string): string;
+  login(ctx: Context, options: LoginOptions): Promise<void>;
   renderError(ctx: Context, err: OpenIDError): Promise<void>;
 }
 
@@ -72,8 +82,8 @@ export async function exposeLogin(ctx: Context, host: GuardHost): Promise<UserLo
   return login;
 }
 
-/** A refresh that failed at the provider (502/504): this provider's answer. A store failure (503) is the session middleware's. */
-const refreshFailure = (err: unknown): err is OpenIDError => isOpenIDError(err) && err.code !== 'session_unavailable';
+/** A failure at the provider (a refresh or a silent login: 502/504): this provider's answer. A store failure (503) is the session middleware's. */
+const providerFailure = (err: unknown): err is OpenIDError => isOpenIDError(err) && err.code !== 'session_unavailable';
 
 /** Both rules in one: `undefined` when neither is given. */
 function bothChecks(a: ClaimsCheck | undefined, b: ClaimsCheck | undefined): ClaimsCheck | undefined {
@@ -119,7 +129,7 @@ export function required(host: GuardHost, options: RequiredOptions = {}): Middle
     try {
       login = await exposeLogin(ctx, host);
     } catch (err) {
-      if (!refreshFailure(err)) throw err;
+      if (!providerFailure(err)) throw err;
       return host.renderError(ctx, err);
     }
     if (login) {
@@ -127,6 +137,15 @@ export function required(host: GuardHost, options: RequiredOptions = {}): Middle
       return refusal ? host.renderError(ctx, refusal) : next();
     }
     if (opts.redirect && (ctx.method === 'GET' || ctx.method === 'HEAD') && wantsHtml(ctx)) {
+      const logins = opts.silent ? maybeLoginsOf(ctx) : undefined;
+      if (logins && !(await logins.silentTried(host.name))) {
+        try {
+          return await host.login(ctx, { returnTo: ctx.originalUrl, prompt: 'none' });
+        } catch (err) {
+          if (!providerFailure(err)) throw err;
+          return host.renderError(ctx, err);
+        }
+      }
       ctx.set('Cache-Control', 'no-store');
       ctx.redirect(host.loginUrl(ctx.originalUrl));
       return;
@@ -143,7 +162,7 @@ export function optional(host: GuardHost): Middleware {
     try {
       await exposeLogin(ctx, host);
     } catch (err) {
-      if (!refreshFailure(err)) throw err;
+      if (!providerFailure(err)) throw err;
       return host.renderError(ctx, err);
     }
     return next();

@@ -13,7 +13,12 @@ export interface LoginOptions {
   scopes?: string[];
   /** Same-origin path to land on afterwards. Anything else falls back to `defaultReturnTo`. */
   returnTo?: string;
-  /** OpenID Connect `prompt`: `none`, `login`, `consent`, `select_account` (space separated). */
+  /**
+   * OpenID Connect `prompt`: `none`, `login`, `consent`, `select_account` (space separated). With
+   * `none` (a silent login) the provider's `login_required`, `interaction_required`,
+   * `consent_required` and `account_selection_required` answers return the browser to `returnTo`,
+   * not logged in, without an error page.
+   */
   prompt?: string;
   /** `max_age` in seconds; the ID token's `auth_time` is then checked. Overrides the configured one. */
   maxAge?: number;
@@ -115,6 +120,7 @@ export async function startLogin(
       returnTo: safeReturnTo(login.returnTo, opts.defaultReturnTo),
       scope,
       ...(maxAge !== undefined ? { maxAge } : {}),
+      ...(login.prompt?.split(' ').includes('none') ? { silent: true as const } : {}),
       createdAt: Date.now(),
     },
     opts.loginTimeout * 1000,

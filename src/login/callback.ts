@@ -11,6 +11,9 @@ import { validateResponse } from './authorization-response.js';
 import { userInfoClaims } from '../provider/userinfo-request.js';
 import { RESUBMIT_FIELD, needsResubmit, renderResubmit } from './form-post.js';
 
+/** The answers to `prompt=none` that mean "not without the user" (OpenID Connect Core §3.1.2.6). */
+const SILENT_REFUSALS = new Set(['login_required', 'interaction_required', 'consent_required', 'account_selection_required']);
+
 /**
  * The callback ("auth") route. Every path validates, in this order: parameters (no repeats, sizes),
  * `state` (known to this session, this provider, unexpired, single use even for concurrent
@@ -53,6 +56,11 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
     throw new OpenIDError('issuer_mismatch', 'the authorization response names another issuer, or none (RFC 9207)');
   }
   const error = params.get('error');
+  if (error !== null && tx.silent && SILENT_REFUSALS.has(error)) {
+    // The provider cannot log the user in without showing a page: the silent try is over.
+    ctx.redirect(tx.returnTo);
+    return;
+  }
   if (error !== null) {
     throw new OpenIDError('provider_error', 'the provider did not complete the login', { providerError: error });
   }

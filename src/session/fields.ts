@@ -17,6 +17,8 @@ export const PENDING = 'p:';
 export const SETTLED = 's:';
 /** A logout sent to the provider, by its state id. */
 export const LOGOUT = 'o:';
+/** A silent login (`prompt=none`) was tried with this provider (`q:<provider>`): tried once per session. */
+export const SILENT = 'q:';
 /** Until when the session's logins are indexed (ms since the epoch): see RequestSession's #keepIndexed. */
 export const INDEXED = 'i';
 /** What a session is kept for: once a logout leaves none of these, the session ends. */

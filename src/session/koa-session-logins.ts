@@ -16,6 +16,8 @@ import type { SessionData } from './session-access.js';
  * logins are not indexed by provider session (no back-channel logout). README, "Sessions".
  */
 const LOGOUTS_KEY = 'openid:logouts';
+/** The providers a silent login was tried with. */
+const SILENT_KEY = 'openid:silent';
 
 export class KoaSessionLogins implements SessionLogins {
   readonly #ctx: Context;
@@ -49,6 +51,12 @@ export class KoaSessionLogins implements SessionLogins {
   async startLogin(state: string, tx: Transaction, ttlMs: number, max: number): Promise<void> {
     shortenNewSession(this.#session, ttlMs);
     addTransaction(this.#session, state, tx, ttlMs, max);
+    if (tx.silent) this.#session[SILENT_KEY] = { ...(this.#session[SILENT_KEY] as object | undefined), [tx.provider]: true };
+  }
+
+  async silentTried(name: string): Promise<boolean> {
+    const tried = this.#session[SILENT_KEY];
+    return typeof tried === 'object' && tried !== null && Object.hasOwn(tried, name);
   }
 
   async takeLogin(state: string, ttlMs: number): Promise<Transaction | undefined> {

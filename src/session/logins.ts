@@ -20,8 +20,10 @@ export interface SessionLogins {
   readonly isNew: boolean;
   /** A provider's login: the hot part (claims, scopes, expiry), and its tokens when asked. */
   login(name: string, withTokens?: boolean): Promise<UserLogin | undefined>;
-  /** Keeps a login in progress under its `state` (dropping expired and surplus ones). */
+  /** Keeps a login in progress under its `state` (dropping expired and surplus ones); a silent one is also remembered as tried. */
   startLogin(state: string, tx: Transaction, ttlMs: number, max: number): Promise<void>;
+  /** Whether a silent login (`prompt=none`) with this provider was started in this session. */
+  silentTried(name: string): Promise<boolean>;
   /** Takes the login in progress of `state` out, once: concurrent callbacks get it at most once. */
   takeLogin(state: string, ttlMs: number): Promise<Transaction | undefined>;
   /** What became of a login that is no longer pending (completed or superseded), within `ttlMs`. */

@@ -5,7 +5,7 @@ import { decodeHotLogin, decodeLogin, encodeHot, encodeTokens, loginEnded, USE_M
 import type { Replaced, SessionLogins } from './logins.js';
 import { pendingToDrop, settle, stateId, type SettledLogin, type Transaction } from './pending.js';
 import type { RequestSession } from './request-session.js';
-import { COLD, CONTENT, HOT, INDEXED, LOGOUT, loginFields, PENDING, SETTLED, USED } from './fields.js';
+import { COLD, CONTENT, HOT, INDEXED, LOGOUT, loginFields, PENDING, SETTLED, SILENT, USED } from './fields.js';
 
 function parseObject<T>(raw: string | null | undefined): T | undefined {
   if (!raw) return undefined;
@@ -86,7 +86,12 @@ export class NativeLogins implements SessionLogins {
     const pending = this.#rs.isNew ? {} : withPrefix<Transaction>(await this.#rs.fieldsWithPrefix([PENDING]), PENDING);
     const drop = pendingToDrop(pending, tx.provider, ttlMs, max).map((id) => PENDING + id);
     // A session that only exists because a login started lives no longer than the login may take.
-    await this.#rs.change({ del: drop, set: { [PENDING + stateId(state)]: JSON.stringify(tx) }, ttl: { ms: ttlMs, mode: 'extend' } }, true);
+    const set = { [PENDING + stateId(state)]: JSON.stringify(tx), ...(tx.silent ? { [SILENT + tx.provider]: '1' } : {}) };
+    await this.#rs.change({ del: drop, set, ttl: { ms: ttlMs, mode: 'extend' } }, true);
+  }
+
+  async silentTried(name: string): Promise<boolean> {
+    return ((await this.#rs.read([SILENT + name]))?.[0] ?? null) !== null;
   }
 
   async takeLogin(state: string): Promise<Transaction | undefined> {

@@ -23,6 +23,8 @@ export interface Transaction {
   scope: string;
   /** max_age sent, if any (seconds). */
   maxAge?: number;
+  /** Sent with `prompt=none`: the provider's "no, not silently" answers return to `returnTo` logged out. */
+  silent?: true;
   /** Creation time, ms since the epoch. */
   createdAt: number;
 }

@@ -34,6 +34,8 @@ export interface RequestOptions {
 export interface FollowOptions extends RequestOptions {
   /** Redirects followed at most before giving up (throws). Default `20`. */
   maxHops?: number;
+  /** Send `Accept: text/html` on every hop, as a browser's navigation does (`headers` go with the first request only). */
+  navigation?: boolean;
   /** Start with a form POST instead of a GET. */
   form?: Record<string, string> | URLSearchParams;
   /**
@@ -240,7 +242,8 @@ export class Browser {
     let current = new URL(url);
     let method = options.form ? 'POST' : 'GET';
     let body = options.form ? new URLSearchParams(options.form) : undefined;
-    let headers = options.headers;
+    const navigation = options.navigation ? { accept: 'text/html' } : undefined;
+    let headers = options.headers ?? navigation;
     const { stopAt } = options;
     const stop =
       stopAt === undefined
@@ -266,7 +269,7 @@ export class Browser {
         if (hop >= maxHops) {
           throw new Error(`more than ${maxHops} redirects; visited:\n${urls.join('\n')}`);
         }
-        [method, body, headers, current] = ['POST', form.fields, undefined, next];
+        [method, body, headers, current] = ['POST', form.fields, navigation, next];
         continue;
       }
       const next = new URL(location, current);
@@ -279,7 +282,7 @@ export class Browser {
         method = 'GET';
         body = undefined;
       }
-      headers = undefined;
+      headers = navigation;
       current = next;
     }
   }
