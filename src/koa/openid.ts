@@ -14,7 +14,9 @@ import { ProviderConnection, type Provider } from '../provider/discovery.js';
 import { OpenIDError, isOpenIDError } from '../errors.js';
 import { required, optional, type RequiredOptions } from './guards.js';
 import { loginsOf, maybeLoginsOf } from '../session/logins.js';
-import { announceProvider } from '../session/redis-session.js';
+import { announceProvider, sessionStoreOf } from '../session/redis-session.js';
+import { endLogins, listLogins, type LoginKey, type UserSession } from '../session/login-index.js';
+import type { SessionStore } from '../session/store.js';
 import type { UserLogin } from '../state.js';
 import { resolveOptions, type OpenIDOptions, type ResolvedOptions } from '../options.js';
 import { accessToken, currentLogin, refreshLogin } from '../provider/refresh.js';
@@ -62,6 +64,8 @@ export class OpenID {
   readonly #connection: ProviderConnection;
   /** The Router the routes were added to, when one was given: its prefix is part of every URL. */
   readonly #router: Router | undefined;
+  /** The app whose sessions this provider's logins live in: known at once on an app, at the first request on a Router. */
+  #app: object | undefined;
 
   constructor(app: Target, options: OpenIDOptions) {
     if (!app || (typeof (app as Koa).use !== 'function' && !isRouter(app))) {
@@ -78,6 +82,7 @@ export class OpenID {
     }
     claim(app, this.options);
     this.#router = isRouter(app) ? app : undefined;
+    if (!isRouter(app)) this.#app = app;
     this.#connection = new ProviderConnection(this.options);
     if (this.options.routes && !isRouter(app)) announceProvider(app, this.name);
     if (process.env.NODE_ENV === 'production' && !warnedProduction && (!this.options.baseUrl || this.options.allowInsecureRequests)) {
@@ -131,6 +136,7 @@ export class OpenID {
   /** Wraps a route so that library errors become answers (4xx/5xx pages or JSON), never crashes. */
   #handle(fn: (ctx: Context) => Promise<void>): Middleware {
     return async (ctx) => {
+      this.#app ??= ctx.app;
       try {
         await fn(ctx);
       } catch (err) {
@@ -215,7 +221,41 @@ export class OpenID {
 
   /** The session's login for the guards: refreshed first when due (option `autoRefresh`). */
   currentLogin(ctx: Context): Promise<UserLogin | undefined> {
+    this.#app ??= ctx.app;
     return currentLogin(ctx, this.options, () => this.#connection.get());
+  }
+
+  /** The session store this provider's logins live in: a setup `TypeError` without the built-in sessions. */
+  #store(what: string): SessionStore {
+    const store = this.#app && sessionStoreOf(this.#app);
+    if (!store) {
+      throw new TypeError(
+        `${what} needs the built-in sessions: app.use(redisSession(app, ...)) (on a Router, the app is known once a request reached this provider's routes)`,
+      );
+    }
+    return store;
+  }
+
+  /**
+   * Ends this provider's logins of a user (`{ sub }`: "log out all devices", a suspended account) or
+   * of a provider session (`{ sid }`) in every session, on every app instance sharing the store;
+   * a session left with nothing else ends. Resolves to the number of logins ended.
+   */
+  endSessions(key: LoginKey): Promise<number> {
+    const store = this.#store('endSessions()');
+    const valid = key && typeof key === 'object' && ('sub' in key ? typeof key.sub === 'string' && key.sub : 'sid' in key && typeof key.sid === 'string' && key.sid);
+    if (!valid) throw new TypeError('endSessions(): pass { sub } or { sid }, a non-empty string');
+    return endLogins(store, this.name, key);
+  }
+
+  /**
+   * The sessions holding a live login of this provider for `sub` (a "your devices" page): an opaque
+   * id, when the login completed, when it was last used, its `sid`. Most recently used first.
+   */
+  sessionsOf(sub: string): Promise<UserSession[]> {
+    const store = this.#store('sessionsOf()');
+    if (typeof sub !== 'string' || !sub) throw new TypeError('sessionsOf(sub): "sub" must be a non-empty string');
+    return listLogins(store, this.name, sub);
   }
 
   /** Calls the userinfo endpoint with the session's access token or a given one; the answer's `sub` must match. */

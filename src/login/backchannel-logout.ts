@@ -20,7 +20,7 @@ export async function backchannelLogout(ctx: Context, opts: ResolvedOptions, get
     ctx.set('Allow', 'POST');
     throw new OpenIDError('invalid_request', 'the back-channel logout route takes a POST', { status: 405 });
   }
-  const store = sessionStoreOf(ctx);
+  const store = sessionStoreOf(ctx.app);
   if (!store) throw new TypeError('back-channel logout needs the built-in sessions: app.use(redisSession(app, ...))');
   const params = new URLSearchParams(await readForm(ctx, 'back-channel logout'));
   const tokens = params.getAll('logout_token');

@@ -14,7 +14,7 @@ import { sessionStoreOf } from '../session/redis-session.js';
  */
 export async function frontchannelLogout(ctx: Context, opts: ResolvedOptions, getProvider: () => Promise<Provider>): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
-  const store = sessionStoreOf(ctx);
+  const store = sessionStoreOf(ctx.app);
   if (!store) throw new TypeError('front-channel logout needs the built-in sessions: app.use(redisSession(app, ...))');
   const query = new URLSearchParams(ctx.querystring);
   const [sid, ...moreSids] = query.getAll('sid');

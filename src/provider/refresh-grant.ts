@@ -55,7 +55,10 @@ export async function refreshGrant(logins: SessionLogins, opts: ResolvedOptions,
       })
     : undefined;
   // The userinfo claims stay (the new ID token's win, as at login) until userinfo is asked again below.
-  const claims = fresh ? { ...login.userInfo, ...fresh } : login.claims;
+  // So does the provider session's `sid` when the new ID token leaves it out (most do on refresh):
+  // the login is indexed by it, and a logout from the provider names it.
+  const sid = login.claims.sid;
+  const claims = fresh ? { ...login.userInfo, ...(sid === undefined ? {} : { sid }), ...fresh } : login.claims;
   const now = Math.floor(Date.now() / 1000);
   const { expiresAt: _old, ...rest } = login;
   let updated: UserLogin = {
@@ -77,7 +80,7 @@ export async function refreshGrant(logins: SessionLogins, opts: ResolvedOptions,
     try {
       const userInfo = await userInfoClaims(provider, tokens.access_token, login.claims.sub);
       const idClaims = fresh ?? (login.tokens.idToken ? decodeJwt(login.tokens.idToken) : login.claims);
-      updated = await store(logins, opts.name, { ...updated, userInfo, claims: { ...userInfo, ...idClaims, sub: login.claims.sub } });
+      updated = await store(logins, opts.name, { ...updated, userInfo, claims: { ...userInfo, ...(sid === undefined ? {} : { sid }), ...idClaims, sub: login.claims.sub } });
     } catch (err) {
       debug('refresh of "%s": userinfo failed (%s); the claims stay as they were', opts.name, (err as { code?: string }).code ?? 'error');
     }

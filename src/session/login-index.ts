@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { decodeLogin } from './login-record.js';
+import { decodeLogin, loginEnded } from './login-record.js';
 import type { SessionStore } from './store.js';
-import { CONTENT, HOT, loginFields } from './fields.js';
+import { CONTENT, HOT, loginFields, USED } from './fields.js';
 
 /** What a stored login is found by: the provider's session (`sid`) or the user (`sub`). */
 export type LoginKey = { sid: string } | { sub: string };
@@ -62,4 +62,35 @@ export async function endLogins(store: SessionStore, provider: string, key: Logi
     }
   }
   return ended;
+}
+
+/** One session that holds a login of a user, as `provider.sessionsOf(sub)` lists it. */
+export interface UserSession {
+  /** An opaque id of the session (a hash: it cannot be used as a session id). */
+  id: string;
+  /** When the login completed (seconds since the epoch). */
+  loggedInAt: number;
+  /** When a request last used it (seconds since the epoch; recorded at most once a minute). */
+  lastUsedAt: number;
+  /** The provider's session id (`sid`), when it sent one. */
+  sid?: string;
+}
+
+/** The sessions that hold a live login of `provider` for `sub`, on every instance, most recently used first. */
+export async function listLogins(store: SessionStore, provider: string, sub: string): Promise<UserSession[]> {
+  const found: UserSession[] = [];
+  const now = Date.now();
+  for (const tag of await store.indexMembers(indexKey(store.prefix, provider, { sub }))) {
+    const [raw, used] = (await store.read(tag, [HOT + provider, USED + provider])).values;
+    const login = decodeLogin(raw);
+    const usedAt = Number(used) || undefined;
+    if (!login || login.claims.sub !== sub || loginEnded(login, usedAt, now)) continue;
+    found.push({
+      id: digest(`session:${tag}`),
+      loggedInAt: login.loggedInAt,
+      lastUsedAt: Math.floor((usedAt ?? login.loggedInAt * 1000) / 1000),
+      ...(typeof login.claims.sid === 'string' ? { sid: login.claims.sid } : {}),
+    });
+  }
+  return found.sort((a, b) => b.lastUsedAt - a.lastUsedAt);
 }

@@ -119,9 +119,9 @@ export interface RedisSessionMiddleware extends Koa.Middleware {
 
 const configs = new WeakMap<object, SessionConfig>();
 
-/** The session store of the app serving `ctx` (its session middleware's), or `undefined`. */
-export function sessionStoreOf(ctx: Koa.Context): SessionStore | undefined {
-  return configs.get(ctx.app)?.store;
+/** The session store of `app` (its session middleware's), or `undefined`. */
+export function sessionStoreOf(app: object): SessionStore | undefined {
+  return configs.get(app)?.store;
 }
 
 /**

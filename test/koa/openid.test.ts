@@ -396,3 +396,33 @@ describe('routes on a Koa app', () => {
     }
   });
 });
+
+describe('endSessions() and sessionsOf(): setup errors', () => {
+  const options = { name: 'x', clientId: 'c', configuration: 'https://op.example/.well-known/openid-configuration' };
+
+  test('without the built-in sessions they are a TypeError that says what to install', async () => {
+    const api = new OpenID(new Koa(), { ...options, routes: false });
+    assert.throws(() => api.endSessions({ sub: 'alice' }), /needs the built-in sessions: app\.use\(redisSession/);
+    assert.throws(() => api.sessionsOf('alice'), /needs the built-in sessions/);
+    // On a Router, the app is known only once a request reached the provider.
+    const onRouter = new OpenID(new Router(), options);
+    assert.throws(() => onRouter.sessionsOf('alice'), /on a Router, the app is known once a request/);
+  });
+
+  test('a key that is neither { sub } nor { sid } with a non-empty string is a TypeError', async () => {
+    const app = new Koa();
+    const sessions = redisSession(app, { redis: redisUrl(), prefix: uniquePrefix('end-sessions') });
+    app.use(sessions);
+    try {
+      const provider = new OpenID(app, options);
+      for (const bad of [{}, { sub: '' }, { sid: 42 }, null, 'alice']) {
+        assert.throws(() => provider.endSessions(bad as never), /pass \{ sub \} or \{ sid \}/, JSON.stringify(bad));
+      }
+      assert.throws(() => provider.sessionsOf(''), /non-empty string/);
+      assert.equal(await provider.endSessions({ sub: 'nobody' }), 0);
+      assert.deepEqual(await provider.sessionsOf('nobody'), []);
+    } finally {
+      await sessions.close();
+    }
+  });
+});

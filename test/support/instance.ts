@@ -1,6 +1,7 @@
 /**
  * One app instance for the multi-instance tests: redisSession on a shared Redis prefix and one
- * provider, with small routes to read, hold, guard, refresh and end a login. Run in the test's process
+ * provider, with small routes to read, hold, guard, refresh and end a login, and to list and end a
+ * user's sessions. Run in the test's process
  * (`startInstance`) or as a process of its own (`spawnInstance`): processes share nothing but
  * Redis, as app instances behind a load balancer do.
  */
@@ -64,6 +65,12 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
         await guard(ctx, async () => {
           ctx.body = { accessToken: await openid.accessToken(ctx) };
         });
+        return;
+      case '/sessions':
+        ctx.body = await openid.sessionsOf(String(ctx.query.sub));
+        return;
+      case '/end-sessions':
+        ctx.body = { ended: await openid.endSessions(ctx.query.sid ? { sid: String(ctx.query.sid) } : { sub: String(ctx.query.sub) }) };
         return;
       case '/refresh':
         ctx.body = { accessToken: (await openid.refresh(ctx)).tokens.accessToken };
