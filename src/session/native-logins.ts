@@ -71,8 +71,7 @@ export class NativeLogins implements SessionLogins {
       // Conditional on the login read: a use is not recorded for a login ended or replaced meanwhile.
       await this.#rs.change({ when: [{ field: HOT + name, value: hot }], set: { [USED + name]: String(now) }, ttl: { ms: this.#rs.lifetimeMs(), mode: 'extend' } });
     }
-    const login = usedAt === undefined ? decoded : { ...decoded, lastUsedAt: Math.floor(usedAt / 1000) };
-    return login;
+    return usedAt === undefined ? decoded : { ...decoded, lastUsedAt: Math.floor(usedAt / 1000) };
   }
 
   /** Removes a login that ended by its lifetimes (unless it changed meanwhile), and the session when nothing else is left. */
