@@ -28,6 +28,10 @@ export type OpenIDErrorCode =
   | 'insufficient_scope'
   /** The login is valid, but a `check` of this route refused it. (403) */
   | 'forbidden'
+  /** The login or token lacks a role this route requires (Keycloak realm or client role, Azure AD app role). (403) */
+  | 'role_required'
+  /** A multi-tenant provider's token comes from a tenant the app does not allow (`allowedTenants`). (403) */
+  | 'tenant_not_allowed'
   /** The userinfo answer is not about the logged-in user (`sub` differs), or is malformed. (502) */
   | 'userinfo_failed'
   /**
@@ -55,6 +59,8 @@ export const ERROR_STATUS: Readonly<Record<OpenIDErrorCode, number>> = Object.fr
   invalid_token: 401,
   insufficient_scope: 403,
   forbidden: 403,
+  role_required: 403,
+  tenant_not_allowed: 403,
   userinfo_failed: 502,
   invalid_client: 502,
   provider_unavailable: 502,

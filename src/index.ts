@@ -1,5 +1,7 @@
 export { OpenID, type VerifyTokenOptions } from './koa/openid.js';
 export { OpenIDError, ERROR_STATUS, isOpenIDError, type OpenIDErrorCode } from './errors.js';
+export { keycloak, type KeycloakOptions } from './presets/keycloak.js';
+export { azureAD, type AzureADOptions } from './presets/azure-ad.js';
 export type { OpenIDOptions, ResolvedOptions, LoginResult, HandleUserLogin, HandleError } from './options.js';
 export type { LoginOptions } from './login/authorize.js';
 export type { RequiredOptions } from './koa/guards.js';

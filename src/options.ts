@@ -25,6 +25,9 @@ export const RESERVED_PARAMS: ReadonlySet<string> = new Set([
   'max_age',
 ]);
 
+/** A Microsoft Entra ID tenant id. */
+const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** An OAuth scope token (RFC 6749 §3.3): printable ASCII without space, `"` or `\\`. */
 export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/;
 
@@ -44,6 +47,11 @@ const seconds = z.number().finite().positive();
 export const OpenIDOptionsSchema = z.strictObject({
   /** Unique per app; names the routes and namespaces everything this provider stores in the session. Letters, digits, `_`, `-`. Required. */
   name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { message: 'must be 1-64 letters, digits, "_" or "-"' }),
+  /**
+   * What kind of provider this is: `'keycloak'` and `'azure-ad'` (set by the `keycloak()` and
+   * `azureAD()` presets) add their role helpers. Default `'generic'`.
+   */
+  kind: z.enum(['generic', 'keycloak', 'azure-ad']).default('generic'),
   /** The OAuth client id registered at the provider. Required. */
   clientId: z.string().min(1),
   /** The client secret. Omitted: a public client that authenticates with PKCE alone. */
@@ -58,6 +66,19 @@ export const OpenIDOptionsSchema = z.strictObject({
    * `/.well-known/openid-configuration` suffix (OpenID Connect Discovery 1.0 §4.3).
    */
   issuer: z.string().url().optional(),
+  /**
+   * A multi-tenant issuer (Microsoft Entra ID `common`/`organizations`: `issuer` with `{tenantid}`):
+   * the tenant ids (GUIDs) whose users may log in, or `'any'` to accept every tenant knowingly. Each
+   * token's `iss` must then be the template with its own `tid`, an allowed one (else
+   * `tenant_not_allowed`, 403). Required with such an issuer, refused without one.
+   */
+  allowedTenants: z.union([z.array(z.string().regex(TENANT_ID, { message: 'tenant ids are GUIDs (lower case)' })).nonempty(), z.literal('any')]).optional(),
+  /**
+   * Microsoft Entra ID: `verifyToken` and `bearer()` also accept v1 access tokens (issuer
+   * `https://sts.windows.net/<tenant id>/`), which an API receives when its app registration says
+   * `accessTokenAcceptedVersion: 1` (or null). Default `false`.
+   */
+  acceptV1Tokens: z.boolean().default(false),
   /**
    * The app's public origin (`https://app.example.com`), used to build the `redirect_uri`.
    * Default: derived from each request (`ctx.protocol` + `ctx.host`, which honour `app.proxy`).
@@ -217,6 +238,11 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new TypeError('"baseUrl" must be an http(s) URL');
     if (u.pathname !== '/' || u.search || u.hash) throw new TypeError('"baseUrl" must be an origin without path, query or fragment');
   }
+  const template = o.issuer?.includes('{tenantid}') ?? false;
+  if (template && !o.allowedTenants) {
+    throw new TypeError('"allowedTenants" is required with a multi-tenant issuer ({tenantid}): the tenant ids allowed to log in, or \'any\'');
+  }
+  if (!template && o.allowedTenants) throw new TypeError('"allowedTenants" needs a multi-tenant "issuer" (with {tenantid})');
   for (const key of Object.keys(o.authorizationParams)) {
     if (RESERVED_PARAMS.has(key)) throw new TypeError(`"authorizationParams.${key}" is set by the library`);
   }

@@ -4,8 +4,8 @@
  */
 
 export interface ClaimRules {
-  /** `iss` must equal this when present. */
-  issuer: string;
+  /** `iss` must equal this (or one of these) when present. */
+  issuer: string | readonly string[];
   /** When given, `aud` (a string or an array of strings) must contain one of these. */
   audience?: string | readonly string[] | undefined;
   /** Seconds of leeway for `exp` and `nbf`. */
@@ -32,7 +32,9 @@ export function claimsProblem(claims: Record<string, unknown>, rules: ClaimRules
     const value = claims[claim];
     if (value !== undefined && !isNumericDate(value)) return `the "${claim}" claim is not a number`;
   }
-  if (claims.iss !== undefined && claims.iss !== rules.issuer) return 'the token was issued by another issuer';
+  if (claims.iss !== undefined && (typeof rules.issuer === 'string' ? claims.iss !== rules.issuer : !rules.issuer.includes(claims.iss as string))) {
+    return 'the token was issued by another issuer';
+  }
   if (rules.audience !== undefined) {
     const aud = claims.aud;
     const granted = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];

@@ -31,6 +31,7 @@ const nonEmpty = (v: unknown, max = 255): v is string => typeof v === 'string' &
 export async function checkLogoutToken(provider: IdTokenIssuer, opts: { clientId: string; clockTolerance: number }, token: unknown): Promise<LogoutToken> {
   const claims = await verifyJwt(token, provider.keys, {
     issuer: provider.issuer,
+    ...(provider.tenants ? { tenants: provider.tenants } : {}),
     audience: opts.clientId,
     algorithms: provider.idTokenAlgorithms,
     clockTolerance: opts.clockTolerance,

@@ -4,6 +4,7 @@ import { OpenIDError, type OpenIDErrorCode } from '../errors.js';
 import { verifySignature, type VerifyKey } from './jws-signature.js';
 import { notAnAccessToken } from './token-kind.js';
 import type { KeyObject } from 'node:crypto';
+import { keyIssuerFits, tenantIssuers, type TenantRule } from './tenant-issuer.js';
 
 /** Where a token's verification keys come from: the provider's key set (provider/jwks.ts). */
 export interface KeySource {
@@ -11,11 +12,17 @@ export interface KeySource {
   known(header: JWSHeaderParameters): KeyObject[] | undefined;
   /** The keys that may have signed a JWS with this header (fetching them when needed). */
   candidates(header: JWSHeaderParameters): Promise<KeyObject[]>;
+  /** The `issuer` member of the JWK a key came from, when it has one (Entra ID's keys do). */
+  issuerOf?(key: KeyObject): unknown;
 }
 
 export interface JwtCheck {
-  issuer: string;
-  audience: string | string[];
+  /** The issuer (or issuers); with `tenants`, the template (see tenant-issuer.ts). */
+  issuer: string | readonly string[];
+  /** A multi-tenant provider: `iss` must be the template with the token's own allowed `tid`. */
+  tenants?: TenantRule;
+  /** The audience `aud` must contain; absent: not checked (only for a token this app got from the token endpoint itself). */
+  audience?: string | string[];
   /** Allowed JWS algorithms; `none` never passes, whatever is listed. */
   algorithms: readonly string[];
   /** Seconds. */
@@ -74,7 +81,7 @@ export function hmacSecretProblem(algorithms: readonly string[], secret: string 
  * checked with the client secret); `clockTolerance` default the provider option.
  */
 export function accessTokenCheck(
-  provider: { issuer: string; idTokenAlgorithms: string[] },
+  provider: { issuer: string; idTokenAlgorithms: string[]; tenants?: TenantRule | undefined; v1Issuer?: string | undefined },
   opts: { clientId: string; clientSecret?: string | undefined; clockTolerance: number },
   o: AccessTokenCheckOptions,
 ): JwtCheck {
@@ -83,8 +90,11 @@ export function accessTokenCheck(
   const hmac = algorithms.some((a) => /^HS/.test(a));
   const problem = hmacSecretProblem(algorithms, opts.clientSecret);
   if (problem) throw new TypeError(problem);
+  const { tenants, v1Issuer } = provider;
   return {
-    issuer: provider.issuer,
+    // Entra ID v1 access tokens name another issuer (option acceptV1Tokens).
+    issuer: v1Issuer && !tenants ? [provider.issuer, v1Issuer] : provider.issuer,
+    ...(tenants ? { tenants: v1Issuer ? { ...tenants, v1Template: v1Issuer } : tenants } : {}),
     audience,
     algorithms,
     clockTolerance: o.clockTolerance ?? opts.clockTolerance,
@@ -107,7 +117,7 @@ function claimRulesOf(check: JwtCheck): ClaimRules {
       issuer: check.issuer,
       audience: check.audience,
       clockTolerance: check.clockTolerance,
-      required: [...new Set(['iss', 'aud', ...(check.expOptional ? [] : ['exp']), ...(check.requiredClaims ?? [])])],
+      required: [...new Set(['iss', ...(check.audience === undefined ? [] : ['aud']), ...(check.expOptional ? [] : ['exp']), ...(check.requiredClaims ?? [])])],
     };
     claimRules.set(check, rules);
   }
@@ -162,6 +172,10 @@ function parseJws(token: unknown, check: JwtCheck): ParsedJws {
   // RFC 7515 §4.1.11: extensions a recipient does not understand must be refused; we understand none
   // (in particular not RFC 7797's unencoded payload, which JWTs may not use).
   if (header.crit !== undefined) throw failure(check, 'the token header lists critical extensions');
+  if (check.accessToken && header.nonce !== undefined) {
+    // Entra ID signs Microsoft Graph's access tokens over a hashed header nonce: only Graph can check them.
+    throw failure(check, 'a Microsoft Graph access token (its header has a "nonce"): it is meant for Graph, and no other app can verify it; ask for a token for this API (its app ID URI scope)');
+  }
   if (check.typ && header.typ !== undefined && !(typeof header.typ === 'string' && check.typ.test(header.typ))) {
     throw failure(check, 'the token header "typ" names another kind of token');
   }
@@ -176,7 +190,7 @@ function keysAtHand(jws: ParsedJws, keys: KeySource, check: JwtCheck): VerifyKey
 }
 
 /** The signature with one of `candidates`, then the claims. */
-function verifyWith(jws: ParsedJws, candidates: VerifyKey[], check: JwtCheck): JWTPayload {
+function verifyWith(jws: ParsedJws, candidates: VerifyKey[], check: JwtCheck, keys: KeySource): JWTPayload {
   if (candidates.length === 0) throw failure(check, 'no key of the provider matches the token ("kid" unknown)');
   const { token, alg } = jws;
   const payloadStart = token.indexOf('.') + 1;
@@ -188,7 +202,8 @@ function verifyWith(jws: ParsedJws, candidates: VerifyKey[], check: JwtCheck): J
   // bits of the last one, which would give a token several spellings (and cache entries).
   if (signature.toString('base64url') !== encodedSignature) throw failure(check, 'the signature is not valid base64url');
   // Several candidates only happen for a token without "kid" and a JWKS with several keys of that type.
-  if (!candidates.some((key) => verifySignature(alg, key, input, signature))) throw failure(check, 'the signature is not valid');
+  const signer = candidates.find((key) => verifySignature(alg, key, input, signature));
+  if (!signer) throw failure(check, 'the signature is not valid');
   let claims: Record<string, unknown>;
   try {
     claims = decodeJsonObject(token.slice(payloadStart, signatureStart - 1));
@@ -196,7 +211,14 @@ function verifyWith(jws: ParsedJws, candidates: VerifyKey[], check: JwtCheck): J
     // No cause: a JSON parse error may quote the claims.
     throw failure(check, 'the token payload is not a JSON object');
   }
-  const problem = claimsProblem(claims, claimRulesOf(check)) ?? (check.accessToken ? notAnAccessToken(claims, { headerTyp: jws.header.typ, ...check.accessToken }) : undefined);
+  let rules = claimRulesOf(check);
+  if (check.tenants) {
+    const issuers = tenantIssuers(claims, check.tenants, check.errorCode);
+    const keyIssuer = typeof signer === 'object' && !(signer instanceof Uint8Array) ? keys.issuerOf?.(signer) : undefined;
+    if (!keyIssuerFits(keyIssuer, check.tenants, issuers)) throw failure(check, 'the signing key belongs to another issuer');
+    rules = { ...rules, issuer: issuers };
+  }
+  const problem = claimsProblem(claims, rules) ?? (check.accessToken ? notAnAccessToken(claims, { headerTyp: jws.header.typ, ...check.accessToken }) : undefined);
   if (problem) throw failure(check, problem);
   return claims as JWTPayload;
 }
@@ -212,7 +234,7 @@ function verifyWith(jws: ParsedJws, candidates: VerifyKey[], check: JwtCheck): J
  */
 export async function verifyJwt(token: unknown, keys: KeySource, check: JwtCheck): Promise<JWTPayload> {
   const jws = parseJws(token, check);
-  return verifyWith(jws, keysAtHand(jws, keys, check) ?? (await keys.candidates(jws.header)), check);
+  return verifyWith(jws, keysAtHand(jws, keys, check) ?? (await keys.candidates(jws.header)), check, keys);
 }
 
 /**
@@ -222,5 +244,5 @@ export async function verifyJwt(token: unknown, keys: KeySource, check: JwtCheck
 export function verifyJwtNow(token: string, keys: KeySource, check: JwtCheck): JWTPayload | undefined {
   const jws = parseJws(token, check);
   const candidates = keysAtHand(jws, keys, check);
-  return candidates && verifyWith(jws, candidates, check);
+  return candidates && verifyWith(jws, candidates, check, keys);
 }

@@ -43,6 +43,8 @@ export const RequiredOptionsSchema = z.strictObject({
    * bearer token): return `false` to refuse. A session login refused this way: `403 forbidden`.
    */
   check: fn<ClaimsCheck>('check').optional(),
+  /** The same as `check` (both given: both must pass), by the name the claims guards use. */
+  claims: fn<ClaimsCheck>('claims').optional(),
   /**
    * A browser without a login is first sent to a silent login (`prompt=none`), once per session:
    * a user still logged in at the provider comes back logged in without seeing a page; otherwise
@@ -101,7 +103,7 @@ export function required(host: GuardHost, options: RequiredOptions = {}): Middle
   const opts = parseOptions(RequiredOptionsSchema, options, 'required()');
   const bearer: BearerOptions | undefined = opts.bearer === true ? {} : opts.bearer || undefined;
   const scopes = [...new Set([...(opts.scopes ?? []), ...(bearer?.scopes ?? [])])];
-  const check = bothChecks(opts.check, bearer?.check);
+  const check = bothChecks(bothChecks(opts.check, opts.claims), bearer?.check);
   const verifier = bearer && new BearerVerifier(host, { ...bearer, scopes, check });
 
   /** Why this route refuses a session login (its scopes, then `check`), or `undefined`. */

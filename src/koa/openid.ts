@@ -12,7 +12,7 @@ import { endSession, loggedOut, logoutRoute } from '../login/rp-logout.js';
 import { frontchannelLogout } from '../login/frontchannel-logout.js';
 import { ProviderConnection, type Provider } from '../provider/discovery.js';
 import { OpenIDError, isOpenIDError } from '../errors.js';
-import { required, optional, type RequiredOptions } from './guards.js';
+import { required, optional, type ClaimsCheck, type RequiredOptions } from './guards.js';
 import { loginsOf, maybeLoginsOf } from '../session/logins.js';
 import { announceProvider, sessionStoreOf } from '../session/redis-session.js';
 import { endLogins, listLogins, type LoginKey, type UserSession } from '../session/login-index.js';
@@ -26,6 +26,8 @@ import { safeReturnTo } from '../login/return-to.js';
 import { fetchUserInfo, type UserInfoOptions } from '../provider/userinfo.js';
 import { accessTokenCheck, verifyJwt } from '../jwt/verify-jwt.js';
 import { parseOptions } from '../parse-options.js';
+import { appRoles, keycloakRoles, type KeycloakRoles } from '../jwt/roles.js';
+import { accessTokenClaims } from '../provider/access-token-claims.js';
 
 export type { VerifyTokenOptions };
 
@@ -274,6 +276,65 @@ export class OpenID {
     const o = parseOptions(VerifyTokenOptionsSchema, options, 'verifyToken()');
     const provider = await this.#connection.get();
     return verifyJwt(token, provider.keys, accessTokenCheck(provider, this.options, o));
+  }
+
+  /**
+   * Keycloak (`keycloak()` preset): the realm roles and each client's roles of this request's login,
+   * read from its **access token**, verified (a bearer request's token, or the session login's,
+   * refreshed first when due): Keycloak puts roles there, not in the ID token.
+   */
+  async roles(ctx: Context): Promise<KeycloakRoles> {
+    this.#only('keycloak', 'roles()');
+    return keycloakRoles(await accessTokenClaims(ctx, this.options, () => this.#connection.get()));
+  }
+
+  /** Keycloak: whether the login has `role`: a realm role, or with `client` a role of that client (`true`: this app's `clientId`). */
+  async hasRole(ctx: Context, role: string, options: { client?: string | true } = {}): Promise<boolean> {
+    return this.#hasRole(await this.roles(ctx), role, options.client);
+  }
+
+  #hasRole(roles: KeycloakRoles, role: string, client: string | true | undefined): boolean {
+    if (client === undefined) return roles.realm.includes(role);
+    return (roles.clients[client === true ? this.options.clientId : client] ?? []).includes(role);
+  }
+
+  /**
+   * Keycloak: `required()` plus a role (realm, or `client`'s): `403 role_required` without it. Works
+   * for session logins and, with `bearer`, for bearer tokens.
+   */
+  requireRole(role: string, options: RequiredOptions & { client?: string | true } = {}): Middleware {
+    this.#only('keycloak', 'requireRole()');
+    if (typeof role !== 'string' || !role) throw new TypeError('requireRole(role): "role" must be a non-empty string');
+    const { client, claims: ownCheck, ...rest } = options;
+    const hasIt: ClaimsCheck = async (claims, ctx) => {
+      // A session login's claims are its ID token's: its roles are in the access token. A bearer
+      // token's claims (this route's guard verified them just now) are the access token's.
+      const openid = ctx.state.openid;
+      const session = openid?.token === 'session' && openid.provider === this.name;
+      const tokenClaims = session ? await accessTokenClaims(ctx, this.options, () => this.#connection.get()) : claims;
+      if (!this.#hasRole(keycloakRoles(tokenClaims), role, client)) throw new OpenIDError('role_required', 'this page needs a role the login does not have');
+      return true;
+    };
+    return this.required({ ...rest, claims: ownCheck ? async (c, ctx) => (await ownCheck(c, ctx)) !== false && hasIt(c, ctx) : hasIt });
+  }
+
+  /**
+   * Microsoft Entra ID (`azureAD()` preset): `required()` plus an app role (the `roles` claim of the
+   * ID token, or of the bearer token): `403 role_required` without it.
+   */
+  requireAppRole(role: string, options: RequiredOptions = {}): Middleware {
+    this.#only('azure-ad', 'requireAppRole()');
+    if (typeof role !== 'string' || !role) throw new TypeError('requireAppRole(role): "role" must be a non-empty string');
+    const { claims: ownCheck, ...rest } = options;
+    const hasIt: ClaimsCheck = (claims) => {
+      if (!appRoles(claims).includes(role)) throw new OpenIDError('role_required', 'this page needs an app role the login does not have');
+      return true;
+    };
+    return this.required({ ...rest, claims: ownCheck ? async (c, ctx) => (await ownCheck(c, ctx)) !== false && hasIt(c, ctx) : hasIt });
+  }
+
+  #only(kind: ResolvedOptions['kind'], what: string): void {
+    if (this.options.kind !== kind) throw new TypeError(`${what} is for a ${kind === 'keycloak' ? 'keycloak()' : 'azureAD()'} provider; "${this.name}" is ${this.options.kind}`);
   }
 
   /** Middleware: a login of this provider is required (redirect for browsers, else 401 JSON). */

@@ -6,6 +6,7 @@ import { checkIdToken } from '../jwt/id-token.js';
 import { splitScopes } from '../jwt/scopes.js';
 import type { ResolvedOptions } from '../options.js';
 import { fromProviderError } from '../provider/provider-errors.js';
+import { idTokenOf } from '../provider/own-id-token.js';
 import { tokenHash } from '../jwt/token-hash.js';
 import type { Transaction } from '../session/pending.js';
 
@@ -52,13 +53,12 @@ async function exchangeCode(provider: Provider, tx: Transaction, params: URLSear
   if (frontIssuerChecked && !codeParams.has('iss')) codeParams.set('iss', provider.issuer);
   currentUrl.search = codeParams.toString();
   try {
-    return await client.authorizationCodeGrant(provider.config, currentUrl, {
-      pkceCodeVerifier: tx.verifier,
-      expectedState: state,
-      expectedNonce: tx.nonce,
-      idTokenExpected: true,
-      ...(tx.maxAge !== undefined ? { maxAge: tx.maxAge } : {}),
-    });
+    // A multi-tenant provider's ID token reaches only our own check, nonce and max_age included
+    // (provider/own-id-token.ts): openid-client would expect one whenever it checks those.
+    const idTokenChecks = provider.tenants
+      ? { idTokenExpected: false }
+      : { expectedNonce: tx.nonce, idTokenExpected: true, ...(tx.maxAge !== undefined ? { maxAge: tx.maxAge } : {}) };
+    return await client.authorizationCodeGrant(provider.config, currentUrl, { pkceCodeVerifier: tx.verifier, expectedState: state, ...idTokenChecks });
   } catch (err) {
     throw await fromProviderError(err, 'token request', provider.server.token_endpoint);
   }
@@ -113,13 +113,14 @@ export async function validateResponse(
     checkHash(idToken, front, 'c_hash', code);
   }
   const tokens = await exchangeCode(provider, tx, params, state, front !== undefined);
-  const claims = await checkIdToken(provider, opts, tokens.id_token, expect);
+  const idToken = idTokenOf(tokens);
+  const claims = await checkIdToken(provider, opts, idToken, expect);
   if (front && (front.sub !== claims.sub || front.iss !== claims.iss)) {
     throw new OpenIDError('invalid_id_token', 'the ID token failed a check: the two ID tokens name different users');
   }
   return {
     claims,
-    idToken: tokens.id_token!,
+    idToken: idToken!,
     accessToken: tokens.access_token,
     tokenType: tokens.token_type,
     ...(tokens.refresh_token ? { refreshToken: tokens.refresh_token } : {}),

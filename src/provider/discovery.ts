@@ -5,6 +5,8 @@ import { OpenIDError } from '../errors.js';
 import { RemoteKeySet } from './jwks.js';
 import { isAsymmetricAlgorithm } from '../jws-algorithms.js';
 import type { ResolvedOptions } from '../options.js';
+import { isTenantId, TENANT_PLACEHOLDER, type TenantRule } from '../jwt/tenant-issuer.js';
+import { verifyIdTokensOurselves } from './own-id-token.js';
 
 /** Everything learnt from the provider's discovery document, ready to use. */
 export interface Provider {
@@ -15,6 +17,20 @@ export interface Provider {
   keys: RemoteKeySet;
   /** Algorithms accepted for ID tokens. */
   idTokenAlgorithms: string[];
+  /** A multi-tenant issuer (`{tenantid}`): the rule every token's `iss` and `tid` follow (jwt/tenant-issuer.ts). */
+  tenants?: TenantRule;
+  /** With `acceptV1Tokens`: the Entra ID v1 issuer access tokens may also name (a template when multi-tenant). */
+  v1Issuer?: string;
+}
+
+const V1_ISSUER = `https://sts.windows.net/${TENANT_PLACEHOLDER}/`;
+
+/** The v1 issuer for `acceptV1Tokens`: the template, or the single tenant's (its id read from the v2 issuer). */
+function v1IssuerOf(issuer: string, multiTenant: boolean, name: string): string {
+  if (multiTenant) return V1_ISSUER;
+  const tid = new URL(issuer).pathname.split('/').find(isTenantId);
+  if (!tid) throw new OpenIDError('discovery_failed', `provider "${name}": "acceptV1Tokens" needs a Microsoft Entra ID issuer with a tenant id`);
+  return V1_ISSUER.replace(TENANT_PLACEHOLDER, tid);
 }
 
 const WELL_KNOWN_OIDC = '/.well-known/openid-configuration';
@@ -114,6 +130,8 @@ export class ProviderConnection {
     const final = new client.Configuration(server, o.clientId, metadata, clientAuth(o, server));
     final.timeout = o.timeout;
     if (o.allowInsecureRequests) client.allowInsecureRequests(final);
+    const multiTenant = server.issuer.includes(TENANT_PLACEHOLDER);
+    if (multiTenant) verifyIdTokensOurselves(final, server.token_endpoint!);
     const advertised = (server.id_token_signing_alg_values_supported ?? []).filter(isAsymmetricAlgorithm);
     return {
       config: final,
@@ -126,6 +144,8 @@ export class ProviderConnection {
         allowInsecure: o.allowInsecureRequests,
       }),
       idTokenAlgorithms: o.idTokenAlgorithms ?? (advertised.length ? advertised : ['RS256']),
+      ...(multiTenant ? { tenants: { template: server.issuer, allowed: o.allowedTenants ?? [] } } : {}),
+      ...(o.acceptV1Tokens ? { v1Issuer: v1IssuerOf(server.issuer, multiTenant, o.name) } : {}),
     };
   }
 }

@@ -119,6 +119,13 @@ export class RemoteKeySet implements KeySource {
     return usable;
   }
 
+  /** The `issuer` member of the JWKs keys came from, when they have one (Entra ID's keys do). */
+  readonly #issuers = new WeakMap<KeyObject, unknown>();
+
+  issuerOf(key: KeyObject): unknown {
+    return this.#issuers.get(key);
+  }
+
   #import(jwk: JWK, alg: string): KeyObject | null {
     let byAlg = this.#imported.get(jwk);
     if (!byAlg) this.#imported.set(jwk, (byAlg = new Map()));
@@ -126,6 +133,8 @@ export class RemoteKeySet implements KeySource {
     if (key === undefined) {
       try {
         key = importVerifyKey(jwk, alg);
+        const { issuer } = jwk as { issuer?: unknown };
+        if (issuer !== undefined) this.#issuers.set(key, issuer);
       } catch (err) {
         debug('JWKS key %s cannot be used for %s: %s', jwk.kid ?? '(no kid)', alg, (err as Error).message);
         key = null;

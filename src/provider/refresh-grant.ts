@@ -10,6 +10,7 @@ import type { SessionLogins } from '../session/logins.js';
 import type { UserLogin } from '../state.js';
 import type { ResolvedOptions } from '../options.js';
 import { fromProviderError } from './provider-errors.js';
+import { idTokenOf } from './own-id-token.js';
 
 /**
  * Stores a refreshed login unless another request changed the stored one meanwhile: a refresh
@@ -48,8 +49,9 @@ export async function refreshGrant(logins: SessionLogins, opts: ResolvedOptions,
     }
     throw mapped;
   }
-  const fresh = tokens.id_token
-    ? await checkIdToken(provider, opts, tokens.id_token, {
+  const idToken = idTokenOf(tokens);
+  const fresh = idToken
+    ? await checkIdToken(provider, opts, idToken, {
         sub: login.claims.sub,
         ...(typeof login.claims.auth_time === 'number' ? { authTime: login.claims.auth_time } : {}),
       })
@@ -70,7 +72,7 @@ export async function refreshGrant(logins: SessionLogins, opts: ResolvedOptions,
       accessToken: tokens.access_token,
       tokenType: tokens.token_type,
       refreshToken: tokens.refresh_token ?? refreshToken,
-      ...(tokens.id_token ?? login.tokens.idToken ? { idToken: tokens.id_token ?? login.tokens.idToken } : {}),
+      ...(idToken ?? login.tokens.idToken ? { idToken: idToken ?? login.tokens.idToken } : {}),
     },
   };
   updated = await store(logins, opts.name, updated);
