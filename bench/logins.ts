@@ -19,7 +19,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { DevProvider } from '../examples/dev-provider/index.js';
+import type { DevProvider } from '../src/dev-provider/index.js';
 import { alternating, killEverything, message, onExit, packageVersion, SERVER_CORE, startServer, STEP_TIMEOUT_MS, stopServer, TASKSET, within, type Server } from './children.js';
 import { median, processTicks } from './measure.js';
 import { startRedis, type BenchRedis } from './redis-server.js';

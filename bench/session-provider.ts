@@ -1,5 +1,5 @@
 /**
- * The session bench's OpenID provider: the project's dev provider (examples/dev-provider,
+ * The session bench's OpenID provider: the project's dev provider (src/dev-provider,
  * oidc-provider 9, in this process, logins finish by themselves as `alice`), configured so that a
  * login stores about what a Keycloak login does:
  *
@@ -15,7 +15,7 @@
  * The sizes come out of the token endpoint as they are; bench/sessions.ts prints what was stored.
  */
 import type { JWK } from 'jose';
-import { startDevProvider, type ClientMetadata, type DevProvider } from '../examples/dev-provider/index.js';
+import { startDevProvider, type ClientMetadata, type DevProvider } from '../src/dev-provider/index.js';
 
 /** The RFC 8707 resource indicator the access tokens are issued for (a JWT, like Keycloak's). */
 export const RESOURCE = 'https://api.bench.example';

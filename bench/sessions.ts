@@ -37,7 +37,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import type { DevProvider } from '../examples/dev-provider/index.js';
+import type { DevProvider } from '../src/dev-provider/index.js';
 import {
   alternating, killEverything, message, onExit, packageVersion, SERVER_CORE, startServer as startChild, STEP_TIMEOUT_MS, stopEverything, stopServer, TASKSET, within, type Server,
 } from './children.js';

@@ -16,11 +16,13 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 const LAYERS: Record<string, number> = {
   '.': 0, // shared vocabulary: options, errors, state, JWS algorithms, debug, answers
   session: 1,
+  presets: 1,
   jwt: 1,
   provider: 2,
   login: 3,
   api: 3,
   koa: 4,
+  'dev-provider': 5, // the development provider (oidc-provider): nothing in the library imports it
 };
 
 function files(dir: string): string[] {
@@ -61,4 +63,14 @@ test('imports run one way: Koa glue → flows (login, api) → provider → jwt,
 test('the rule is checked on real imports (the scan finds them)', () => {
   const imports = relativeImports(join(SRC, 'koa/openid.ts')).map((t) => part(t));
   assert.ok(imports.includes('login') && imports.includes('provider'), 'koa/openid.ts imports login/ and provider/');
+});
+
+test('the library never loads the development provider: no file outside src/dev-provider/ (index.ts included) imports it or oidc-provider', () => {
+  const wrong: string[] = [];
+  for (const file of files(SRC)) {
+    if (part(file) === 'dev-provider') continue;
+    if (relativeImports(file).some((target) => part(target) === 'dev-provider')) wrong.push(`${relative(SRC, file)} imports src/dev-provider`);
+    if (/(?:from|import)\s*\(?\s*'oidc-provider'/.test(readFileSync(file, 'utf8'))) wrong.push(`${relative(SRC, file)} imports oidc-provider`);
+  }
+  assert.deepEqual(wrong, []);
 });

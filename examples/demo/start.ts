@@ -5,7 +5,7 @@
  */
 import type Koa from 'koa';
 
-import { startDevProvider, type DevProvider } from '../dev-provider/index.js';
+import { startDevProvider, type DevProvider } from '../../src/dev-provider/index.js';
 import { listenEarly } from '../shared/serve.js';
 import { createDemoApp, type DemoApp } from './app.js';
 

@@ -6,7 +6,7 @@
  */
 import type Koa from 'koa';
 
-import { startDevProvider, type DevProvider } from '../dev-provider/index.js';
+import { startDevProvider, type DevProvider } from '../../src/dev-provider/index.js';
 import { listenEarly } from '../shared/serve.js';
 import { ADMIN_SCOPE, READ_SCOPE, createSpaApp } from './app.js';
 

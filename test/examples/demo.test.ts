@@ -192,7 +192,7 @@ describe('demo, in headless Chromium (interactive providers)', () => {
     assert.ok(onProvider(page, name, '/interaction/'), page.url());
     assert.equal(await page.locator('h1').textContent(), 'Sign-in');
   }
-  /** Clicks "Log in with <label>", signs in as `user` and consents (selectors: dev-provider.ts). */
+  /** Clicks "Log in with <label>", signs in as `user` and consents (selectors: src/dev-provider/index.ts). */
   async function logIn(page: Page, name: string, label: string, user: string) {
     await page.getByRole('link', { name: `Log in with ${label}` }).click();
     await signInForm(page, name);
@@ -251,7 +251,7 @@ describe('demo, in headless Chromium (interactive providers)', () => {
     assert.equal(await page.getByRole('button', { name: /^Log out/ }).count(), 2);
     await page.getByRole('region', { name: 'Alpha' }).getByRole('button', { name: 'Log out here and at Alpha' }).click();
 
-    // Alpha's own logout page; "Yes" ends its session (see dev-provider.ts).
+    // Alpha's own logout page; "Yes" ends its session (see src/dev-provider/index.ts).
     const yes = page.getByRole('button', { name: 'Yes, sign me out' });
     await yes.waitFor();
     assert.ok(onProvider(page, 'alpha', '/session/end?'), page.url());

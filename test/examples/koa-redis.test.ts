@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { createKoaRedisApp } from '../../examples/koa-redis/app.js';
-import { startDevProvider } from '../../examples/dev-provider/index.js';
+import { startDevProvider } from '../../src/dev-provider/index.js';
 import { Browser } from '../support/http-client.js';
 import { redisUrl } from '../support/redis.js';
 

@@ -213,7 +213,7 @@ describe('spa example, in headless Chromium (interactive provider)', () => {
       await page.locator('body[data-ready="true"]').waitFor();
       assert.equal(await page.getByTestId('error').isHidden(), true, `error shown: ${await text('error')}`);
     }
-    /** Signs in at the provider's login page when it comes, then consents (selectors: dev-provider.ts). */
+    /** Signs in at the provider's login page when it comes, then consents (selectors: src/dev-provider/index.ts). */
     async function throughProvider(user: string | undefined) {
       if (user !== undefined) {
         await page.getByRole('button', { name: 'Sign-in' }).waitFor();

@@ -1,6 +1,6 @@
 /**
  * A login's whole life against the real `oidc-provider` package (9.x, in-process on 127.0.0.1 via
- * examples/dev-provider, non-interactive), with real Redis sessions:
+ * src/dev-provider, non-interactive), with real Redis sessions:
  * - refresh with rotation (`rotateRefreshToken: true`): a due access token is refreshed by the
  *   guard, once even for 10 concurrent requests, and the spent refresh token is refused afterwards;
  * - RP-initiated logout through oidc-provider's own confirmation page, back to `postLogoutReturnTo`,
@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { after, before, describe, test } from 'node:test';
-import { startDevProvider, type DevProvider } from '../../examples/dev-provider/dev-provider.js';
+import { startDevProvider, type DevProvider } from '../../src/dev-provider/index.js';
 import { OpenID, isOpenIDError, redisSession } from '../../src/index.js';
 import { Browser } from '../support/http-client.js';
 import { newRedis, redisUrl, uniquePrefix } from '../support/redis.js';

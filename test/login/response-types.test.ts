@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
-import { startDevProvider } from '../../examples/dev-provider/dev-provider.js';
+import { startDevProvider } from '../../src/dev-provider/index.js';
 import { OpenID, redisSession } from '../../src/index.js';
 import { resolveOptions } from '../../src/options.js';
 import { tokenHash } from '../../src/jwt/token-hash.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { startDevProvider } from '../../examples/dev-provider/dev-provider.js';
+import { startDevProvider } from '../../src/dev-provider/index.js';
 import { expectedIssuer } from '../../src/provider/discovery.js';
 import { OpenID } from '../../src/index.js';
 import { startHostileApp } from '../support/hostile-app.js';

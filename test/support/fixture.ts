@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { Redis } from 'ioredis';
-import { startDevProvider, type ClientMetadata, type DevProvider, type DevProviderOptions } from '../../examples/dev-provider/dev-provider.js';
+import { startDevProvider, type ClientMetadata, type DevProvider, type DevProviderOptions } from '../../src/dev-provider/index.js';
 import { OpenID, redisSession, type OpenIDOptions } from '../../src/index.js';
 import { Browser } from './http-client.js';
 import { redisUrl, uniquePrefix } from './redis.js';

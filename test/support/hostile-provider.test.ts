@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import * as oidc from 'openid-client';
+import { authorizationRequest } from './authorization-request.js';
 
 import {
   startHostileProvider,
@@ -31,16 +32,7 @@ describe('hostile provider', () => {
 
   /** Authorize (fetched by hand), then the code grant; `verifier` may be replaced to break PKCE. */
   async function login(verifier = oidc.randomPKCECodeVerifier(), sentVerifier = verifier) {
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: CALLBACK,
-      scope: 'openid',
-      state,
-      nonce,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
+    const { url, state, nonce } = await authorizationRequest(config, CALLBACK, {}, verifier);
     const answer = await fetch(url, { redirect: 'manual' });
     assert.equal(answer.status, 302);
     const callback = new URL(answer.headers.get('location')!);

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import Koa from 'koa';
 import * as oidc from 'openid-client';
 
-import { startDevProvider, type DevProvider } from '../../examples/dev-provider/index.js';
+import { startDevProvider, type DevProvider } from '../../src/dev-provider/index.js';
 import { Browser } from './http-client.js';
 
 async function text(stream: AsyncIterable<Buffer>): Promise<string> {

@@ -1,15 +1,19 @@
 /**
- * The dev provider, driven by openid-client and the test Browser (no library code): automatic
- * logins, progressive consent, refresh tokens, setAccount, native clients, and the interactive
- * devInteractions forms whose selectors the demo and the browser test rely on.
+ * The dev provider (`startDevProvider`), driven by openid-client and the test Browser (no library
+ * code): automatic logins, progressive consent, refresh tokens, setAccount, native clients, the
+ * interactive devInteractions forms whose selectors the demo and the browser test rely on, and the
+ * options the command line uses (issuerHost, refreshTokens, audience, back-channel logout).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
+import { decodeJwt } from 'jose';
+
 import * as oidc from 'openid-client';
 
-import { Browser } from '../../test/support/http-client.js';
-import { startDevProvider, type DevProvider } from './index.js';
+import { authorizationRequest } from '../support/authorization-request.js';
+import { Browser } from '../support/http-client.js';
+import { startDevProvider, type DevProvider } from '../../src/dev-provider/index.js';
 
 const CALLBACK = 'http://127.0.0.1:1/cb'; // never requested: Browser.follow stops there
 
@@ -42,18 +46,7 @@ async function login(
   params: Record<string, string> = {},
   answer?: (page: Response, url: string) => Promise<URL>,
 ) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: CALLBACK,
-    scope: 'openid',
-    state,
-    nonce,
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    ...params,
-  });
+  const { url, verifier, state, nonce } = await authorizationRequest(config, CALLBACK, params);
   const { response, urls, stoppedAt } = await browser.follow(url, { stopAt: CALLBACK });
   const callback = stoppedAt ?? (await answer?.(response, urls.at(-1)!));
   assert.ok(callback, `no redirect to the callback; ended on ${urls.at(-1)} (${response.status})`);
@@ -192,5 +185,88 @@ describe('dev provider, interactive (devInteractions forms)', () => {
     assert.deepEqual(seen, ['login', 'consent']);
     assert.equal(tokens.claims()?.sub, 'carol');
     assert.equal((await oidc.fetchUserInfo(config, tokens.access_token, 'carol')).email, 'carol@example.test');
+  });
+});
+
+describe('dev provider options', () => {
+  it('starts and stops: the issuer, its discovery URL, then nothing listens', async () => {
+    const op = await startDevProvider({ clients });
+    assert.match(op.issuer, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(op.discovery, `${op.issuer}/.well-known/openid-configuration`);
+    assert.equal(((await (await fetch(op.discovery)).json()) as { issuer: string }).issuer, op.issuer);
+    await op.close();
+    await assert.rejects(fetch(op.discovery), TypeError, 'connection refused once closed');
+  });
+
+  it('issuerHost names the issuer; it still listens on 127.0.0.1', async () => {
+    const op = await startDevProvider({ clients, issuerHost: 'LocalHost' });
+    try {
+      const port = new URL(op.issuer).port;
+      assert.equal(op.issuer, `http://localhost:${port}`);
+      const meta = (await (await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`)).json()) as Record<string, string>;
+      assert.equal(meta.issuer, op.issuer);
+      assert.equal(meta.token_endpoint, `http://127.0.0.1:${port}/token`, 'endpoints follow the host a request names');
+    } finally {
+      await op.close();
+    }
+    for (const issuerHost of ['localhost:4000', 'http://localhost', 'a b', 'user@localhost', '']) {
+      await assert.rejects(startDevProvider({ clients, issuerHost }), { name: 'TypeError', message: /"issuerHost" must be a host name or IP address without port/ });
+    }
+  });
+
+  it('refuses a port in use with a message', async () => {
+    const op = await startDevProvider({ clients });
+    try {
+      const port = Number(new URL(op.issuer).port);
+      await assert.rejects(startDevProvider({ clients, port }), {
+        message: `port ${port} on 127.0.0.1 is already in use (another development provider still running?): pick another port`,
+      });
+    } finally {
+      await op.close();
+    }
+  });
+
+  it('refreshTokens: the client gets the refresh_token grant, and a login without offline_access a refresh token', async () => {
+    const op = await startDevProvider({ clients: [{ client_id: 'plain', client_secret: 'plain-secret', redirect_uris: [CALLBACK] }], refreshTokens: true });
+    try {
+      const config = await oidc.discovery(new URL(op.issuer), 'plain', 'plain-secret', undefined, { execute: [oidc.allowInsecureRequests] });
+      const { tokens } = await login(new Browser(), config);
+      assert.ok(tokens.refresh_token);
+      const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token);
+      assert.equal(refreshed.claims()?.sub, 'alice');
+    } finally {
+      await op.close();
+    }
+  });
+
+  it('audience (not a URI) with apiScopes: JWT access tokens with that aud and the scopes asked; profile claims in the ID token', async () => {
+    const op = await startDevProvider({ clients, audience: 'my-api', apiScopes: ['api:read', 'api:admin'] });
+    try {
+      const web = await configFor(op, 'web');
+      const { tokens } = await login(new Browser(), web, { scope: 'openid profile api:admin' });
+      const at = decodeJwt(tokens.access_token);
+      assert.equal(at.aud, 'my-api');
+      assert.equal(at.scope, 'api:admin');
+      assert.equal(tokens.claims()?.name, 'Alice Liddell', 'in the ID token: userinfo refuses a token for the API');
+      await assert.rejects(oidc.fetchUserInfo(web, tokens.access_token, 'alice'), (err: Error & { cause?: unknown }) => {
+        const [challenge] = err.cause as Array<{ parameters: Record<string, string> }>;
+        return challenge!.parameters.error === 'invalid_token'; // oidc-provider: "token audience prevents accessing the userinfo endpoint"
+      });
+    } finally {
+      await op.close();
+    }
+  });
+
+  it('a client with a backchannel_logout_uri turns back-channel logout on', async () => {
+    const op = await startDevProvider({
+      clients: [{ ...clients[0]!, backchannel_logout_uri: 'http://127.0.0.1:1/bc', backchannel_logout_session_required: true }],
+    });
+    try {
+      const meta = (await (await fetch(op.discovery)).json()) as Record<string, unknown>;
+      assert.equal(meta.backchannel_logout_supported, true);
+      assert.equal(meta.backchannel_logout_session_supported, true);
+    } finally {
+      await op.close();
+    }
   });
 });

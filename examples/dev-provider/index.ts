@@ -1,2 +1,0 @@
-/** The embedded development provider: see ./dev-provider.ts. */
-export * from './dev-provider.js';
