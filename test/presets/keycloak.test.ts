@@ -79,7 +79,10 @@ describe('keycloak() options', () => {
         ['https://kc.example.com/auth/realms/main', 'https://kc.example.com/auth/realms/main/.well-known/openid-configuration', 'keycloak', 'keycloak'],
       ],
     );
+    const inDocker = keycloak({ url: 'http://localhost:8080', internalUrl: 'http://keycloak:8080', realm: 'main', clientId: 'c' });
+    assert.deepEqual([inDocker.issuer, inDocker.configuration], ['http://localhost:8080/realms/main', 'http://keycloak:8080/realms/main/.well-known/openid-configuration']);
     assert.throws(() => keycloak({ url: 'https://kc.example.com/realms/main', realm: 'main', clientId: 'c' }), /give the realm as "realm"/);
+    assert.throws(() => keycloak({ url: 'https://kc.example.com', internalUrl: 'keycloak', realm: 'main', clientId: 'c' }), /"internalUrl"/);
     assert.throws(() => keycloak({ url: 'kc.example.com', realm: 'main', clientId: 'c' }), /"url"/);
     assert.throws(() => keycloak({ url: 'https://kc.example.com', realm: '', clientId: 'c' }), /"realm"/);
   });
