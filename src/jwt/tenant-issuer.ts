@@ -38,6 +38,12 @@ export function tenantIssuers(claims: Record<string, unknown>, rule: TenantRule,
   return issuers;
 }
 
+/** Whether `value` is the template with some tenant id in it (an RFC 9207 `iss` response parameter, before the ID token names the tenant). */
+export function fitsTemplate(value: string, rule: TenantRule): boolean {
+  const [prefix, suffix] = rule.template.split(TENANT_PLACEHOLDER) as [string, string];
+  return value.length === prefix.length + 36 + suffix.length && value.startsWith(prefix) && value.endsWith(suffix) && isTenantId(value.slice(prefix.length, prefix.length + 36));
+}
+
 /**
  * A signing key's `issuer` member (Entra ID's JWKS lists it per key) must fit: the template itself
  * (a key shared by all tenants) or the token's own issuer (a tenant's own key).

@@ -51,6 +51,8 @@ async function exchangeCode(provider: Provider, tx: Transaction, params: URLSear
   for (const key of FRONT_CHANNEL_TOKENS) codeParams.delete(key);
   // A hybrid response may leave out RFC 9207's `iss`: its ID token's `iss` was verified instead.
   if (frontIssuerChecked && !codeParams.has('iss')) codeParams.set('iss', provider.issuer);
+  // A multi-tenant `iss` (one tenant's issuer) was checked by the callback; openid-client would compare it with the template.
+  if (provider.tenants) codeParams.delete('iss');
   currentUrl.search = codeParams.toString();
   try {
     // A multi-tenant provider's ID token reaches only our own check, nonce and max_age included

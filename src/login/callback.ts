@@ -8,6 +8,7 @@ import type { LoginResult, ResolvedOptions } from '../options.js';
 import { responded, sendPage } from '../respond.js';
 import { checkStateSyntax, checkTaken } from '../session/pending.js';
 import { validateResponse } from './authorization-response.js';
+import { fitsTemplate } from '../jwt/tenant-issuer.js';
 import { userInfoClaims } from '../provider/userinfo-request.js';
 import { RESUBMIT_FIELD, needsResubmit, renderResubmit } from './form-post.js';
 
@@ -52,7 +53,9 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
   // too. Response types with an ID token may omit it: the ID token's verified `iss` stands in.
   const iss = params.get('iss');
   const issRequired = provider.server.authorization_response_iss_parameter_supported === true && opts.responseType === 'code';
-  if ((iss !== null || issRequired) && iss !== provider.issuer) {
+  // A multi-tenant issuer: the parameter names the user's tenant, which the ID token must name too (below).
+  const issFits = iss !== null && (provider.tenants ? fitsTemplate(iss, provider.tenants) : iss === provider.issuer);
+  if ((iss !== null || issRequired) && !issFits) {
     throw new OpenIDError('issuer_mismatch', 'the authorization response names another issuer, or none (RFC 9207)');
   }
   const error = params.get('error');
@@ -66,6 +69,9 @@ export async function completeLogin(ctx: Context, opts: ResolvedOptions, getProv
   }
 
   const got = await validateResponse(provider, opts, tx, params, state);
+  if (provider.tenants && iss !== null && got.claims.iss !== iss) {
+    throw new OpenIDError('issuer_mismatch', 'the authorization response names another tenant than the ID token (RFC 9207)');
+  }
   // Core §5.4: profile and email claims may come only from userinfo; the ID token's win.
   const userInfo = opts.userInfo && got.accessToken ? await userInfoClaims(provider, got.accessToken, got.claims.sub) : undefined;
   const claims = userInfo ? { ...userInfo, ...got.claims } : got.claims;

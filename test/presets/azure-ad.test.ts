@@ -4,7 +4,7 @@
  * tokens of two tenants: one allowed, one not.
  */
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import Koa from 'koa';
 import { azureAD, OpenID, redisSession, type RedisSessionMiddleware } from '../../src/index.js';
 import { renderingErrors } from '../support/hostile-app.js';
@@ -174,5 +174,24 @@ describe('azureAD() options', () => {
     assert.throws(() => azureAD({ tenant: 'contoso.onmicrosoft.com', clientId: 'c' }), /tenant id/);
     assert.throws(() => azureAD({ tenant: ALLOWED, clientId: 'c', allowedTenants: [ALLOWED] }), /common' or 'organizations/);
     assert.throws(() => new OpenID(new Koa(), { ...azureAD({ tenant: 'common', clientId: 'c', allowedTenants: ['not-a-guid'] }), routes: false }), /GUID/);
+  });
+});
+
+describe('RFC 9207 iss response parameter with a multi-tenant issuer', () => {
+  afterEach(() => op.onAuthorize(undefined));
+  const withIss = (value: string) => op.onAuthorize((redirect) => void redirect.set('iss', value));
+
+  test('the user\'s tenant issuer is accepted when the ID token names the same', async () => {
+    withIss(issuerOf(ALLOWED));
+    assert.equal((await login(ALLOWED)).me.status, 200);
+  });
+
+  test('the template itself, another issuer, or another tenant than the ID token\'s: issuer_mismatch', async () => {
+    for (const value of [`${authority}/{tenantid}/v2.0`, 'https://elsewhere.example/v2.0', issuerOf(OTHER)]) {
+      withIss(value);
+      const { status, body } = await login(ALLOWED);
+      assert.equal(status, 400, value);
+      assert.equal(body.error, 'issuer_mismatch', value);
+    }
   });
 });
