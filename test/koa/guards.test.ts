@@ -36,6 +36,8 @@ describe('required() with scopes and check', () => {
       router.get('/email', openid.required({ scopes: ['email'] }), show);
       router.get('/root-only', openid.required({ check: (claims) => claims.sub === 'root' }), show);
       router.get('/both-checks', openid.required({ check: () => true, bearer: { check: () => false } }), show);
+      router.get('/claims-root', openid.required({ claims: (claims) => claims.sub === 'root', bearer: true }), show);
+      router.get('/claims-and-check', openid.required({ claims: () => true, check: () => false }), show);
       router.get('/async-check', openid.required({ check: async (claims, ctx) => claims.sub === ctx.get('x-user') }), show);
       router.get('/throwing-check', openid.required({
         check: () => {
@@ -79,6 +81,15 @@ describe('required() with scopes and check', () => {
 
   test('both checks must pass when both are given', async () => {
     assert.equal((await asSession('/both-checks')).status, 403);
+    assert.equal((await asSession('/claims-and-check')).status, 403, 'claims and check');
+  });
+
+  test('required({ claims }) guards session logins and bearer tokens alike', async () => {
+    const res = await asSession('/claims-root');
+    assert.equal(res.status, 403);
+    assert.equal(((await res.json()) as { error: string }).error, 'forbidden');
+    assert.equal((await asBearer('/claims-root', { sub: 'someone' })).status, 401);
+    assert.equal((await asBearer('/claims-root', { sub: 'root' })).status, 200);
   });
 
   test('bearer tokens still obey the bearer scopes and check', async () => {

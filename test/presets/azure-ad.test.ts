@@ -40,10 +40,12 @@ before(async () => {
   app.use(renderingErrors(azure));
   const admins = azure.requireAppRole('Admin', { redirect: false });
   const api = azure.bearer({ audience: CLIENT_ID });
+  const adminApi = azure.requireAppRole('Admin', { bearer: { audience: CLIENT_ID } });
   app.use(async (ctx, next) => {
     if (ctx.path === '/me') return azure.required({ redirect: false })(ctx, async () => void (ctx.body = ctx.state.user));
     if (ctx.path === '/admin') return admins(ctx, async () => void (ctx.body = 'admin'));
     if (ctx.path === '/api') return api(ctx, async () => void (ctx.body = { tid: ctx.state.user!.tid }));
+    if (ctx.path === '/api/admin') return adminApi(ctx, async () => void (ctx.body = { admin: true }));
     return next();
   });
   served = await serve(app);
@@ -133,6 +135,12 @@ describe('bearer tokens of a multi-tenant API', () => {
     const other = await call(await token({ iss: issuerOf(OTHER), tid: OTHER }));
     assert.equal(other.status, 403);
     assert.equal(other.body.error, 'tenant_not_allowed');
+  });
+
+  test('requireAppRole({ bearer }): the token\'s own roles', async () => {
+    const call = async (roles: string[]) => (await fetch(`${base}/api/admin`, { headers: { authorization: `Bearer ${await token({ iss: issuerOf(ALLOWED), tid: ALLOWED, roles })}` } })).status;
+    assert.equal(await call(['Admin']), 200);
+    assert.equal(await call(['Reader']), 403);
   });
 
   test('a v1 token (sts.windows.net issuer) is refused without acceptV1Tokens', async () => {
