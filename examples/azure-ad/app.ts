@@ -12,33 +12,17 @@
  */
 import Router from '@koa/router';
 import Koa from 'koa';
-import type { Context } from 'koa';
 import type { JWTPayload } from 'jose';
 
 import { OpenID, azureAD, redisSession } from '../../src/index.js';
+import type { AzureClient, Site } from '../shared/options.js';
+import { escapeHtml, sendPage } from '../shared/page.js';
 
-export interface AzureAdAppOptions {
-  /** The app registration's Application (client) ID; with "Accounts in any organizational directory". */
-  clientId: string;
-  clientSecret: string;
-  /** The Directory (tenant) IDs whose users may log in. */
-  allowedTenants: string[];
-  /** The app's public origin: register `<baseUrl>/openid/azure/auth` as a Web redirect URI. */
-  baseUrl: string;
-  /** Default: `REDIS_URL`, else sessions in memory (development only). */
-  redisUrl?: string;
+/** `baseUrl`: register `<baseUrl>/openid/azure/auth` as a Web redirect URI. */
+export interface AzureAdAppOptions extends AzureClient, Site {
   /** Tests only: a stand-in for `https://login.microsoftonline.com`, and plain http for it. */
   authority?: string;
   allowInsecureRequests?: boolean;
-}
-
-const escapeHtml = (value: unknown): string =>
-  String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-function page(ctx: Context, html: string): void {
-  ctx.set('Cache-Control', 'no-store');
-  ctx.type = 'html';
-  ctx.body = `<!doctype html><meta charset="utf-8"><title>Entra ID example</title>${html}`;
 }
 
 /**
@@ -51,7 +35,7 @@ export const userKey = (claims: JWTPayload): string => `${String(claims.tid)}/${
 
 export function createAzureAdApp(opts: AzureAdAppOptions): { app: Koa; close(): Promise<void> } {
   const app = new Koa();
-  const sessions = redisSession(app, { prefix: 'example-azure-ad:', ...(opts.redisUrl ? { redis: opts.redisUrl } : {}) });
+  const sessions = redisSession(app, { prefix: 'example-azure-ad:', redis: opts.redisUrl });
   app.use(sessions);
 
   const azure = new OpenID(app, {
@@ -62,7 +46,7 @@ export function createAzureAdApp(opts: AzureAdAppOptions): { app: Koa; close(): 
       clientId: opts.clientId,
       clientSecret: opts.clientSecret,
       baseUrl: opts.baseUrl,
-      ...(opts.authority ? { authority: opts.authority } : {}),
+      authority: opts.authority,
     }),
     allowInsecureRequests: opts.allowInsecureRequests ?? false,
   });
@@ -71,14 +55,21 @@ export function createAzureAdApp(opts: AzureAdAppOptions): { app: Koa; close(): 
 
   router.get('/', azure.optional(), (ctx) => {
     const user = ctx.state.user;
-    page(ctx, user ? `<p>Logged in as ${escapeHtml(user.name)}. <a href="/me">Your account</a> <a href="/admin">Admin</a></p>` : `<p><a href="${escapeHtml(azure.loginUrl('/me'))}">Sign in with Microsoft</a></p>`);
+    sendPage(
+      ctx,
+      'Entra ID example',
+      user
+        ? `<p>Logged in as ${escapeHtml(user.name)}. <a href="/me">Your account</a> <a href="/admin">Admin</a></p>`
+        : `<p><a href="${escapeHtml(azure.loginUrl('/me'))}">Sign in with Microsoft</a></p>`,
+    );
   });
 
   router.get('/me', azure.required(), (ctx) => {
     const claims = ctx.state.user!;
-    page(
+    sendPage(
       ctx,
-      `<h1>${escapeHtml(claims.name)}</h1><dl>` +
+      String(claims.name ?? 'Your account'),
+      `<dl>` +
         `<dt>Tenant (tid)</dt><dd data-testid="tid">${escapeHtml(claims.tid)}</dd>` +
         `<dt>Object id (oid)</dt><dd data-testid="oid">${escapeHtml(claims.oid)}</dd>` +
         `<dt>User key</dt><dd data-testid="key">${escapeHtml(userKey(claims))}</dd></dl>`,
@@ -87,7 +78,7 @@ export function createAzureAdApp(opts: AzureAdAppOptions): { app: Koa; close(): 
 
   // App roles are assigned in the portal ("Enterprise applications" → users and groups) and come in the `roles` claim.
   router.get('/admin', azure.requireAppRole('Admin'), (ctx) => {
-    page(ctx, `<h1>Admin</h1><p>Hello ${escapeHtml(ctx.state.user!.name)}, you have the app role Admin.</p>`);
+    sendPage(ctx, 'Admin', `<p>Hello ${escapeHtml(ctx.state.user!.name)}, you have the app role Admin.</p>`);
   });
 
   // Access tokens for this app's API ("Expose an API": scope access_as_user). A v2 token's `aud` is

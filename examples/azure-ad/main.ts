@@ -11,37 +11,11 @@
  * with the scope `access_as_user` (set "accessTokenAcceptedVersion": 2 in the manifest for v2 tokens).
  *
  *   PORT=3000   BASE_URL=http://localhost:PORT   REDIS_URL=redis://… (default: sessions in memory)
+ *
+ * Entra ID accepts http redirect URIs for localhost only: keep BASE_URL's host `localhost`.
  */
-import { closeOnSignals, portFromEnv } from '../shared/serve.js';
+import { azureFromEnv } from '../shared/env.js';
+import { runExample } from '../shared/serve.js';
 import { createAzureAdApp } from './app.js';
 
-function env(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set (see the top of examples/azure-ad/main.ts)`);
-  return value;
-}
-
-function main(): void {
-  const port = portFromEnv(3000);
-  // Entra ID accepts http redirect URIs for localhost only.
-  const baseUrl = process.env.BASE_URL || `http://localhost:${port}`;
-  const example = createAzureAdApp({
-    clientId: env('AZURE_CLIENT_ID'),
-    clientSecret: env('AZURE_CLIENT_SECRET'),
-    allowedTenants: env('AZURE_ALLOWED_TENANTS').split(',').map((tid) => tid.trim().toLowerCase()),
-    baseUrl,
-    redisUrl: process.env.REDIS_URL,
-  });
-  const server = example.app.listen(port, '127.0.0.1', () => console.log(`Open ${baseUrl}/`));
-  closeOnSignals(async () => {
-    server.close();
-    await example.close();
-  });
-}
-
-try {
-  main();
-} catch (err) {
-  console.error(`The example could not start: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
-}
+runExample('examples/azure-ad/main.ts', ({ baseUrl, redisUrl }) => createAzureAdApp({ ...azureFromEnv(), baseUrl, redisUrl }));

@@ -14,6 +14,8 @@ import Koa from 'koa';
 import type { Context } from 'koa';
 
 import { OpenID, OpenIDError, redisSession } from '../../src/index.js';
+import type { ProviderClient, Site } from '../shared/options.js';
+import { escapeHtml, sendPage } from '../shared/page.js';
 
 /** The app's own record of a user. */
 export interface User {
@@ -63,43 +65,23 @@ export class UserTable {
   }
 }
 
-export interface CustomLoginAppOptions {
-  /** The provider's discovery document URL (or issuer URL), and the client registered there. */
-  configuration: string;
-  clientId: string;
-  clientSecret: string;
-  /** The app's public origin: the redirect URI is `<baseUrl>/openid/sso/auth`. */
-  baseUrl: string;
-  /** Default: `REDIS_URL`, else sessions in memory (development only). */
-  redisUrl?: string;
-  /** Only for a development provider on http://. */
-  allowInsecureRequests?: boolean;
+/** `baseUrl`: the redirect URI is `<baseUrl>/openid/sso/auth`. */
+export interface CustomLoginAppOptions extends Site {
+  provider: ProviderClient;
   /** The user table. Default: a new, empty one. */
   users?: UserTable;
-}
-
-const escapeHtml = (value: unknown): string =>
-  String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-function page(ctx: Context, html: string): void {
-  ctx.set('Cache-Control', 'no-store');
-  ctx.type = 'html';
-  ctx.body = `<!doctype html><meta charset="utf-8"><title>Custom login handler</title>${html}`;
 }
 
 export function createCustomLoginApp(opts: CustomLoginAppOptions): { app: Koa; users: UserTable; close(): Promise<void> } {
   const users = opts.users ?? new UserTable();
   const app = new Koa();
-  const sessions = redisSession(app, { prefix: 'example-custom-login:', ...(opts.redisUrl ? { redis: opts.redisUrl } : {}) });
+  const sessions = redisSession(app, { prefix: 'example-custom-login:', redis: opts.redisUrl });
   app.use(sessions);
 
   const sso = new OpenID(app, {
     name: 'sso',
-    configuration: opts.configuration,
-    clientId: opts.clientId,
-    clientSecret: opts.clientSecret,
+    ...opts.provider, // configuration, clientId, clientSecret
     baseUrl: opts.baseUrl,
-    allowInsecureRequests: opts.allowInsecureRequests ?? false,
     scopes: ['openid', 'profile'],
     // Many providers put `name` into userinfo only: fetch it at login, into `login.claims`.
     userInfo: true,
@@ -126,18 +108,23 @@ export function createCustomLoginApp(opts: CustomLoginAppOptions): { app: Koa; u
 
   router.get('/', sso.optional(), (ctx) => {
     const user = ctx.state.user && userOf(ctx);
-    page(ctx, user ? `<p>Logged in as ${escapeHtml(user.name)}. <a href="/profile">Your profile</a></p>` : `<p><a href="${escapeHtml(sso.loginUrl('/profile'))}">Log in</a></p>`);
+    sendPage(
+      ctx,
+      'Custom login handler',
+      user ? `<p>Logged in as ${escapeHtml(user.name)}. <a href="/profile">Your profile</a></p>` : `<p><a href="${escapeHtml(sso.loginUrl('/profile'))}">Log in</a></p>`,
+    );
   });
 
   router.get('/welcome', member, (ctx) => {
-    page(ctx, `<h1>Welcome, ${escapeHtml(userOf(ctx)!.name)}!</h1><p>Your account has been created. <a href="/profile">Continue</a></p>`);
+    sendPage(ctx, `Welcome, ${userOf(ctx)!.name}!`, `<p>Your account has been created. <a href="/profile">Continue</a></p>`);
   });
 
   router.get('/profile', member, (ctx) => {
     const user = userOf(ctx)!;
-    page(
+    sendPage(
       ctx,
-      `<h1>${escapeHtml(user.name)}</h1><dl>` +
+      user.name,
+      `<dl>` +
         `<dt>Member since</dt><dd>${escapeHtml(user.firstLoginAt.toISOString())}</dd>` +
         `<dt>Last login</dt><dd>${escapeHtml(user.lastLoginAt.toISOString())}</dd>` +
         `<dt>Logins</dt><dd data-testid="logins">${user.logins}</dd></dl>`,

@@ -7,44 +7,16 @@
  * Register `<BASE_URL>/openid/sso/auth` as the client's redirect URI. Without a provider of your
  * own, start the development provider in another terminal first:
  *
- *   npm run dev-provider -- --client example:dev-secret:http://127.0.0.1:3000/openid/sso/auth
+ *   npm run dev-provider -- --client example:dev-secret:http://localhost:3000/openid/sso/auth
  *   OIDC_ISSUER=http://127.0.0.1:4000 OIDC_CLIENT_ID=example OIDC_CLIENT_SECRET=dev-secret \
  *     npx tsx examples/custom-login-handler/main.ts
  *
- *   PORT=3000   BASE_URL=http://127.0.0.1:PORT   REDIS_URL=redis://… (default: sessions in memory)
+ *   PORT=3000   BASE_URL=http://localhost:PORT   REDIS_URL=redis://… (default: sessions in memory)
  */
-import { closeOnSignals, portFromEnv } from '../shared/serve.js';
+import { oidcProviderFromEnv } from '../shared/env.js';
+import { runExample } from '../shared/serve.js';
 import { createCustomLoginApp } from './app.js';
 
-function env(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set (see the top of examples/custom-login-handler/main.ts)`);
-  return value;
-}
-
-function main(): void {
-  const port = portFromEnv(3000);
-  const baseUrl = process.env.BASE_URL || `http://127.0.0.1:${port}`;
-  const issuer = env('OIDC_ISSUER');
-  const example = createCustomLoginApp({
-    configuration: issuer,
-    clientId: env('OIDC_CLIENT_ID'),
-    clientSecret: env('OIDC_CLIENT_SECRET'),
-    baseUrl,
-    redisUrl: process.env.REDIS_URL,
-    // Plain http only for a provider on this machine (the development provider).
-    allowInsecureRequests: /^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(issuer),
-  });
-  const server = example.app.listen(port, '127.0.0.1', () => console.log(`Open ${baseUrl}/`));
-  closeOnSignals(async () => {
-    server.close();
-    await example.close();
-  });
-}
-
-try {
-  main();
-} catch (err) {
-  console.error(`The example could not start: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
-}
+runExample('examples/custom-login-handler/main.ts', ({ baseUrl, redisUrl }) =>
+  createCustomLoginApp({ provider: oidcProviderFromEnv(), baseUrl, redisUrl }),
+);

@@ -19,6 +19,7 @@ import Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 
 import { OpenID, isOpenIDError, redisSession } from '../../src/index.js';
+import { escapeHtml, sendPage } from '../shared/page.js';
 
 export interface DemoProvider {
   /** Route and session name: letters, digits, `_`, `-`. */
@@ -45,9 +46,7 @@ export interface DemoApp {
   close(): Promise<void>;
 }
 
-const escapeHtml = (value: unknown): string =>
-  String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
+/** The demo's look, on top of the examples' page (../shared/page.ts). */
 const STYLE = `
   body { font: 16px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 52rem; padding: 0 1rem; color: #1d1d1f; }
   h1 { font-size: 1.6rem; margin-bottom: .25rem; }
@@ -62,24 +61,6 @@ const STYLE = `
   code.scopes { background: #eef3e8; padding: .1rem .35rem; border-radius: 4px; }
   .muted { color: #666; }
 `;
-
-function page(title: string, body: string): string {
-  return (
-    `<!doctype html><html lang="en"><head><meta charset="utf-8">` +
-    `<meta name="viewport" content="width=device-width, initial-scale=1">` +
-    `<title>${escapeHtml(title)}</title><style>${STYLE}</style></head>` +
-    `<body>${body}</body></html>`
-  );
-}
-
-/** A server-rendered HTML answer that must not be cached (it shows personal data). */
-function sendPage(ctx: Context, title: string, body: string): void {
-  ctx.set('Cache-Control', 'no-store');
-  ctx.set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'");
-  ctx.set('X-Content-Type-Options', 'nosniff');
-  ctx.type = 'html';
-  ctx.body = page(title, body);
-}
 
 async function providerSection(ctx: Context, provider: OpenID, label: string): Promise<string> {
   const name = provider.name;
@@ -127,10 +108,8 @@ function sameOriginPost(baseUrl: string): Middleware {
 export function createDemoApp(opts: DemoAppOptions): DemoApp {
   if (opts.providers.length === 0) throw new TypeError('createDemoApp(): "providers" must not be empty');
   const app = new Koa();
-  // Signs the session cookie. A random key means sessions do not survive a restart: fine for a demo.
-
   // Its own key prefix, so the demo can share a Redis with other apps.
-  const sessions = redisSession(app, { prefix: 'koa-session-openid-demo:sess:', ...(opts.redisUrl ? { redis: opts.redisUrl } : {}) });
+  const sessions = redisSession(app, { prefix: 'koa-session-openid-demo:sess:', redis: opts.redisUrl });
   app.use(sessions);
 
   const providers = opts.providers.map(
@@ -158,11 +137,11 @@ export function createDemoApp(opts: DemoAppOptions): DemoApp {
     sendPage(
       ctx,
       'koa-session-openid demo',
-      `<h1>koa-session-openid demo</h1>` +
-        `<p class="muted">Two OpenID providers, one server-side session. Log in with either or both; ` +
+      `<p class="muted">Two OpenID providers, one server-side session. Log in with either or both; ` +
         `the dev providers accept any name and any password. ` +
         `<a href="/private">/private</a> needs a login with ${escapeHtml(providers[0]![1])}.</p>` +
         `<div class="providers">${sections}</div>`,
+      { style: STYLE },
     );
   });
 
@@ -189,10 +168,10 @@ export function createDemoApp(opts: DemoAppOptions): DemoApp {
       }
       sendPage(
         ctx,
-        `Userinfo: ${name}`,
-        `<h1>Userinfo from ${escapeHtml(name)}</h1>` +
-          `<pre data-testid="userinfo-${escapeHtml(name)}">${escapeHtml(JSON.stringify(info, null, 2))}</pre>` +
+        `Userinfo from ${name}`,
+        `<pre data-testid="userinfo-${escapeHtml(name)}">${escapeHtml(JSON.stringify(info, null, 2))}</pre>` +
           `<p><a href="/">Back</a></p>`,
+        { style: STYLE },
       );
     });
   }
@@ -201,9 +180,10 @@ export function createDemoApp(opts: DemoAppOptions): DemoApp {
     const claims = ctx.state.user ?? {};
     sendPage(
       ctx,
-      'Private',
-      `<h1>Private page</h1><p>Only for users logged in with ${escapeHtml(providers[0]![1])}. ` +
+      'Private page',
+      `<p>Only for users logged in with ${escapeHtml(providers[0]![1])}. ` +
         `Hello, <strong>${escapeHtml(claims.name ?? claims.sub)}</strong>.</p><p><a href="/">Back</a></p>`,
+      { style: STYLE },
     );
   });
 

@@ -4,7 +4,8 @@
  *   PORT=3000            the app's port on 127.0.0.1 (default 3000)
  *   REDIS_URL=redis://…  keep sessions in Redis (default: in memory, lost on restart)
  */
-import { closeOnSignals, portFromEnv } from '../shared/serve.js';
+import { portFromEnv } from '../shared/env.js';
+import { closeOnSignals } from '../shared/serve.js';
 import { startDemo, DEMO_PROVIDERS } from './start.js';
 
 /** The Redis URL without its password, for printing. */

@@ -12,66 +12,33 @@
  */
 import Router from '@koa/router';
 import Koa from 'koa';
-import type { Context } from 'koa';
 
 import { OpenID, isOpenIDError, keycloak, redisSession } from '../../src/index.js';
+import { keycloakFromEnv, siteFromEnv } from '../shared/env.js';
+import type { KeycloakClient, Site } from '../shared/options.js';
+import { escapeHtml, sendPage } from '../shared/page.js';
 
 /** The realm role that opens /admin. */
 export const ADMIN_ROLE = 'admin';
 /** The role of this app's own client (Keycloak: Clients → <client> → Roles) that opens /reports. */
 export const CLIENT_ROLE = 'reports';
 
-export interface KeycloakAppOptions {
-  /** Keycloak as browsers reach it: `http://localhost:8080`. The issuer is `<url>/realms/<realm>`. */
+/** `baseUrl`: the redirect URI is `<baseUrl>/openid/keycloak/auth`. */
+export interface KeycloakAppOptions extends Omit<KeycloakClient, 'url'>, Site {
+  /** Keycloak as browsers reach it: `http://localhost:8080`. The issuer is `<keycloakUrl>/realms/<realm>`. */
   keycloakUrl: string;
-  realm: string;
-  clientId: string;
-  clientSecret: string;
-  /** The app's public origin: the redirect URI is `<baseUrl>/openid/keycloak/auth`. */
-  baseUrl: string;
-  /** Default: `REDIS_URL`, else an in-memory store (development only). */
-  redisUrl?: string;
-  /**
-   * Keycloak as this app reaches it, when that differs (Docker: `http://keycloak:8080`). Discovery
-   * is read there; the issuer stays `<keycloakUrl>/realms/<realm>` (Keycloak's
-   * `KC_HOSTNAME_BACKCHANNEL_DYNAMIC` then names this URL for the token endpoint and the keys).
-   */
-  internalUrl?: string;
 }
 
 /** The options from environment variables (`main.ts`; docker/compose.yml sets them). */
 export function optionsFromEnv(env: NodeJS.ProcessEnv): KeycloakAppOptions {
-  const required = (name: string): string => {
-    const value = env[name];
-    if (!value) throw new Error(`${name} is not set (see docker/README.md)`);
-    return value;
-  };
-  return {
-    keycloakUrl: required('KEYCLOAK_URL'),
-    realm: required('KEYCLOAK_REALM'),
-    clientId: required('KEYCLOAK_CLIENT_ID'),
-    clientSecret: required('KEYCLOAK_CLIENT_SECRET'),
-    baseUrl: env.BASE_URL || 'http://localhost:3000',
-    ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
-    ...(env.KEYCLOAK_INTERNAL_URL ? { internalUrl: env.KEYCLOAK_INTERNAL_URL } : {}),
-  };
-}
-
-const escapeHtml = (value: unknown): string =>
-  String(value).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-function sendPage(ctx: Context, title: string, body: string): void {
-  ctx.set('Cache-Control', 'no-store'); // personal data
-  ctx.type = 'html';
-  ctx.body =
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
-    `<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}</style></head>` +
-    `<body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
+  const { url, ...client } = keycloakFromEnv(env);
+  const { baseUrl, redisUrl } = siteFromEnv(env);
+  return { keycloakUrl: url, ...client, baseUrl, redisUrl };
 }
 
 export function createKeycloakApp(opts: KeycloakAppOptions): { app: Koa; keycloak: OpenID; close(): Promise<void> } {
   const app = new Koa();
-  const sessions = redisSession(app, opts.redisUrl ? { redis: opts.redisUrl } : {});
+  const sessions = redisSession(app, { redis: opts.redisUrl });
   app.use(sessions);
 
   const options = keycloak({
@@ -80,7 +47,7 @@ export function createKeycloakApp(opts: KeycloakAppOptions): { app: Koa; keycloa
     clientId: opts.clientId,
     clientSecret: opts.clientSecret,
     baseUrl: opts.baseUrl,
-    ...(opts.internalUrl ? { internalUrl: opts.internalUrl } : {}),
+    internalUrl: opts.internalUrl,
     // A local Keycloak in dev mode speaks plain http. Never use http:// in production.
     allowInsecureRequests: new URL(opts.keycloakUrl).protocol === 'http:',
   });

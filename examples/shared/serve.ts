@@ -1,15 +1,20 @@
 /**
- * Serving an example from a terminal: the http server on 127.0.0.1, opened before the Koa app
- * exists (the provider's redirect URIs need its port), and a clean stop on Ctrl+C. Shared by
- * examples/demo and examples/spa; nothing here is about OpenID.
+ * Serving an example from a terminal: the http server, a clean stop on Ctrl+C, and one line
+ * instead of a stack trace when it cannot start. Nothing here is about OpenID.
+ *
+ * - runExample(): the whole main.ts of an example whose app is built from environment variables.
+ * - listenEarly(): for examples that start their own providers (demo, spa): the server listens
+ *   before the Koa app exists, since the providers' redirect URIs need its port.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import type Koa from 'koa';
 
+import { siteFromEnv } from './env.js';
+
 export interface EarlyServer {
-  /** `http://127.0.0.1:PORT`, no trailing slash. */
+  /** `http://<host>:PORT` (`http://127.0.0.1:PORT` by default), no trailing slash. */
   url: string;
   /** Hands the requests to `app` from now on; `app.callback()` is composed once, here. */
   serve(app: Koa): void;
@@ -18,8 +23,10 @@ export interface EarlyServer {
 }
 
 export interface ListenOptions {
-  /** Port on 127.0.0.1. `0` picks a free one. */
+  /** The port. `0` picks a free one. */
   port: number;
+  /** The address to listen on. Default `127.0.0.1`; `0.0.0.0` in a container. */
+  host?: string;
   /** What runs here, for the messages: `demo` → "another demo still running?", "The demo is starting". */
   name: string;
   /** The command that starts it, for the "port in use" hint: `npm run demo`. */
@@ -27,10 +34,11 @@ export interface ListenOptions {
 }
 
 /**
- * Listens on 127.0.0.1 before the app is built. Until {@link EarlyServer.serve} it answers 503
- * with `Retry-After: 1`. A port already taken fails with a message saying what to do.
+ * Listens (on 127.0.0.1 unless `host` says otherwise) before the app is built. Until
+ * {@link EarlyServer.serve} it answers 503 with `Retry-After: 1`. A port already taken fails with
+ * a message saying what to do.
  */
-export async function listenEarly({ port, name, command }: ListenOptions): Promise<EarlyServer> {
+export async function listenEarly({ port, host = '127.0.0.1', name, command }: ListenOptions): Promise<EarlyServer> {
   let handler: ((req: IncomingMessage, res: ServerResponse) => unknown) | undefined;
   const server = createServer((req, res) => {
     if (handler) return void handler(req, res);
@@ -44,7 +52,7 @@ export async function listenEarly({ port, name, command }: ListenOptions): Promi
       if (err.code === 'EADDRINUSE') {
         reject(
           new Error(
-            `Port ${port} on 127.0.0.1 is already in use (another ${name} still running?). ` +
+            `Port ${port} on ${host} is already in use (another ${name} still running?). ` +
               `Stop that process, or pick another port: PORT=${port + 1} ${command}`,
             { cause: err },
           ),
@@ -52,14 +60,14 @@ export async function listenEarly({ port, name, command }: ListenOptions): Promi
       } else reject(err);
     };
     server.once('error', onError);
-    server.listen(port, '127.0.0.1', () => {
+    server.listen(port, host, () => {
       server.off('error', onError);
       resolve();
     });
   });
 
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://${host}:${(server.address() as AddressInfo).port}`,
     serve(app) {
       handler = app.callback();
     },
@@ -69,17 +77,6 @@ export async function listenEarly({ port, name, command }: ListenOptions): Promi
         server.closeAllConnections();
       }),
   };
-}
-
-/** `PORT` from the environment, else `fallback`; anything but a port number (0-65535) throws. */
-export function portFromEnv(fallback: number): number {
-  const raw = process.env.PORT;
-  if (raw === undefined || raw === '') return fallback;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`PORT must be a port number (0-65535), got ${JSON.stringify(raw)}`);
-  }
-  return port;
 }
 
 /**
@@ -110,4 +107,44 @@ export function closeOnSignals(close: () => Promise<void>): void {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/** What an example's `create…App()` returns. */
+export interface RunnableExample {
+  app: Koa;
+  /** Closes the session store (its Redis connection). */
+  close(): Promise<void>;
+}
+
+/**
+ * An example's main.ts in one call: `create` builds the app from the environment (it is given
+ * {@link siteFromEnv}: `BASE_URL`, `REDIS_URL`, `PORT`, `HOST`), which is then served on HOST:PORT,
+ * says where to open it and stops cleanly on Ctrl+C. Whatever keeps it from starting (a variable
+ * not set, the port taken) is printed as one line, with exit code 1. `main` is the path of the
+ * main file, whose top lists the variables: `examples/keycloak/main.ts`.
+ */
+export function runExample(main: string, create: (site: ReturnType<typeof siteFromEnv>) => RunnableExample): void {
+  async function start(): Promise<void> {
+    const site = siteFromEnv();
+    const example = create(site);
+    let server: EarlyServer;
+    try {
+      server = await listenEarly({ port: site.port, host: site.host, name: 'example', command: `npx tsx ${main}` });
+    } catch (err) {
+      await example.close();
+      throw err;
+    }
+    server.serve(example.app);
+    closeOnSignals(async () => {
+      await server.close();
+      await example.close();
+    });
+    console.log(`Open ${site.baseUrl}/  (listening on ${site.host}:${site.port}; stop with Ctrl+C)`);
+  }
+
+  start().catch((err: unknown) => {
+    console.error(`The example could not start: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`Its settings are listed at the top of ${main}.`);
+    process.exitCode = 1;
+  });
 }

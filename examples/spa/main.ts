@@ -4,7 +4,8 @@
  *
  *   PORT=3001   the app's port on 127.0.0.1 (default 3001)
  */
-import { closeOnSignals, portFromEnv } from '../shared/serve.js';
+import { portFromEnv } from '../shared/env.js';
+import { closeOnSignals } from '../shared/serve.js';
 import { startSpaExample } from './start.js';
 
 async function main(): Promise<void> {

@@ -18,12 +18,9 @@ test('examples/custom-login-handler: create on first login, update on the next, 
     accounts: { alice: { name: 'Alice Example' }, mallory: { name: 'Mallory' } },
   });
   const example = createCustomLoginApp({
-    configuration: op.issuer,
-    clientId: 'users-app',
-    clientSecret: 'users-app-secret',
+    provider: { configuration: op.issuer, clientId: 'users-app', clientSecret: 'users-app-secret', allowInsecureRequests: true },
     baseUrl: base,
     redisUrl: redisUrl(),
-    allowInsecureRequests: true,
   });
   server.setHandler(example.app.callback());
   const { users } = example;

@@ -11,26 +11,9 @@ import type { Page } from 'playwright-core';
 import { startDemo, type Demo } from '../../examples/demo/start.js';
 import { launchChromium } from '../support/chromium.js';
 import { Browser } from '../support/http-client.js';
+import { decodeHtml, testId, testIdHref } from './html.js';
 
 const HTML = { accept: 'text/html' };
-
-function decodeHtml(text: string): string {
-  const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" };
-  return text.replace(/&(#39|[a-z]+);/g, (entity, name: string) => named[name] ?? entity);
-}
-
-/** The text inside the element carrying `data-testid="<id>"`, or `undefined`. */
-function testId(html: string, id: string): string | undefined {
-  const match = new RegExp(`<(\\w+)[^>]*\\bdata-testid="${id}"[^>]*>([\\s\\S]*?)</\\1>`).exec(html);
-  return match ? decodeHtml(match[2]!) : undefined;
-}
-
-/** The `href` of the element carrying `data-testid="<id>"`. */
-function testIdHref(html: string, id: string): string | undefined {
-  const tag = new RegExp(`<a[^>]*\\bdata-testid="${id}"[^>]*>`).exec(html)?.[0];
-  const href = tag && /\bhref="([^"]*)"/.exec(tag)?.[1];
-  return href === undefined ? undefined : decodeHtml(href);
-}
 
 describe('demo, with the test Browser (non-interactive providers)', () => {
   let demo: Demo;

@@ -10,7 +10,9 @@
  *   home tenant, which logs the user in;
  * - its token endpoint passes the request on to the tenant that issued the code (or refresh token);
  * - its key set holds every tenant's signing keys, each with the template as `issuer`, as Entra
- *   ID's common key set does.
+ *   ID's common key set does;
+ * - its logout endpoint (`end_session_endpoint`) sends the browser back to the app's registered
+ *   `post_logout_redirect_uri` with its `state` (the tenants' own sessions are left as they are).
  *
  * The tenants' tokens look like Entra ID's: ID tokens with `tid`, `oid` (the user's object id),
  * `roles` (app roles) and an opaque `sub`; no `iss` parameter on the authorization response;
@@ -47,8 +49,11 @@ export interface EntraTenant {
 }
 
 export interface EntraIdOptions {
-  /** The multi-tenant web app: registered in every tenant (its service principal), its API too. */
-  app: { clientId: string; clientSecret: string; redirectUri: string };
+  /**
+   * The multi-tenant web app: registered in every tenant (its service principal), its API too.
+   * `postLogoutRedirectUri`: where the logout endpoint may send the browser back to.
+   */
+  app: { clientId: string; clientSecret: string; redirectUri: string; postLogoutRedirectUri?: string };
   /** The scopes the app's API exposes (`access_as_user`, ...). */
   apiScopes: string[];
   tenants: EntraTenant[];
@@ -110,7 +115,6 @@ export async function startEntraId(opts: EntraIdOptions): Promise<EntraId> {
       configuration: {
         conformIdTokenClaims: false,
         features: {
-          devInteractions: { enabled: false },
           resourceIndicators: {
             enabled: true,
             useGrantedResource: () => true,
@@ -158,6 +162,7 @@ export async function startEntraId(opts: EntraIdOptions): Promise<EntraId> {
     authorization_endpoint: `${front}/oauth2/v2.0/authorize`,
     token_endpoint: `${front}/oauth2/v2.0/token`,
     jwks_uri: `${front}/discovery/v2.0/keys`,
+    end_session_endpoint: `${front}/oauth2/v2.0/logout`,
     response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
     response_modes_supported: ['query', 'fragment', 'form_post'],
     subject_types_supported: ['pairwise'],
@@ -197,6 +202,17 @@ export async function startEntraId(opts: EntraIdOptions): Promise<EntraId> {
       const answer = await fetch(`${issuedBy.issuer}/token`, { method: 'POST', headers, body });
       res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json', 'cache-control': 'no-store' });
       return void res.end(await answer.text());
+    }
+    if (req.method === 'GET' && path === '/oauth2/v2.0/logout') {
+      const back = query.get('post_logout_redirect_uri');
+      if (query.get('client_id') !== opts.app.clientId || !back || back !== opts.app.postLogoutRedirectUri) {
+        return json(res, 400, { error: 'invalid_request', error_description: 'test: unknown client or post_logout_redirect_uri' });
+      }
+      const to = new URL(back);
+      const state = query.get('state');
+      if (state) to.searchParams.set('state', state);
+      res.writeHead(302, { location: to.href });
+      return void res.end();
     }
     return json(res, 404, { error: 'not_found' });
   }

@@ -31,6 +31,7 @@ export interface OidcProvider extends Koa {
   };
   AuthorizationCode: { find(code: string): Promise<object | undefined> };
   RefreshToken: { find(token: string): Promise<object | undefined> };
+  Client: { find(id: string): Promise<{ backchannelLogout(sub: string, sid: string): Promise<void> } | undefined> };
 }
 
 interface OidcGrant {
@@ -67,7 +68,7 @@ export interface InProcessProviderOptions {
   accounts: Record<string, Record<string, unknown>>;
   /** Scope → the claims it releases. Default: `profile` (name, preferred_username), `email`. */
   claims?: Record<string, string[]>;
-  /** Anything else of oidc-provider's configuration (merged over the defaults here). */
+  /** Anything else of oidc-provider's configuration (merged over the defaults here; `features` one by one). */
   configuration?: Record<string, unknown>;
 }
 
@@ -90,6 +91,7 @@ export async function createProvider(opts: InProcessProviderOptions): Promise<In
   const signing = { ...(await exportJWK(privateKey)), kid, alg: 'RS256', use: 'sig' };
   const publicKeys = [{ ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }];
   const mount = new URL(opts.issuer).pathname.replace(/\/$/, '');
+  const { features, ...configuration } = opts.configuration ?? {};
   let accountId: string | undefined;
   const consents: string[][] = [];
 
@@ -106,14 +108,14 @@ export async function createProvider(opts: InProcessProviderOptions): Promise<In
         },
         scopes: ['openid', 'profile', 'email', 'offline_access'],
         claims: opts.claims ?? { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email', 'email_verified'] },
-        features: { devInteractions: { enabled: false } },
+        features: { devInteractions: { enabled: false }, ...(features as object | undefined) },
         ttl: { AccessToken: 3600, AuthorizationCode: 60, IdToken: 3600, Interaction: 600, Session: 3600, Grant: 3600, RefreshToken: 86400 },
         interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${mount}/interaction/${interaction.uid}` },
         async renderError(ctx: Koa.Context, out: Record<string, string>) {
           ctx.type = 'json';
           ctx.body = out;
         },
-        ...opts.configuration,
+        ...configuration,
       }),
   );
 
@@ -151,6 +153,7 @@ export async function createProvider(opts: InProcessProviderOptions): Promise<In
   // Composed at the first request: middleware added with `provider.use()` until then counts.
   let callback: Handler | undefined;
   const handle: Handler = (req, res) => {
+    if (mount && !req.url!.startsWith(`${mount}/`)) return void res.writeHead(404).end();
     callback ??= provider.callback();
     // A mounted provider sees its own paths; `originalUrl` tells it where it is mounted.
     (req as IncomingMessage & { originalUrl?: string }).originalUrl = req.url;

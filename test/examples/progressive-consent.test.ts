@@ -19,12 +19,9 @@ test('examples/progressive-consent: insufficient_scope until the upgrade login g
   });
   op.signInAs('alice');
   const example = createProgressiveConsentApp({
-    configuration: op.issuer,
-    clientId: 'consent-app',
-    clientSecret: 'consent-app-secret',
+    provider: { configuration: op.issuer, clientId: 'consent-app', clientSecret: 'consent-app-secret', allowInsecureRequests: true },
     baseUrl: base,
     redisUrl: redisUrl(),
-    allowInsecureRequests: true,
   });
   server.setHandler(example.app.callback());
   const html = { accept: 'text/html' };

@@ -78,7 +78,8 @@ export function autoSubmittedForm(html: string): { action: string; fields: URLSe
   return { action: decodeHtml(action), fields };
 }
 
-function decodeHtml(text: string): string {
+/** Decodes the character references of HTML text (named, decimal, hex). */
+export function decodeHtml(text: string): string {
   const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
   return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (entity, code: string) => {
     if (code[0] !== '#') return named[code.toLowerCase()] ?? entity;
