@@ -12,9 +12,13 @@ import { createInterface } from 'node:readline';
 import Koa from 'koa';
 import { renderingErrors } from './hostile-app.js';
 import { OpenID, redisSession } from '../../src/index.js';
+import { topologyClient, type TopologySpec } from './redis-topologies.js';
 
 export interface InstanceOptions {
-  redisUrl: string;
+  /** The Redis of the sessions (a URL: the instance opens and closes its client). */
+  redisUrl?: string;
+  /** Instead of `redisUrl`: a Redis Cluster or a Sentinel set, through an ioredis client of the instance's own (test/support/redis-topologies.ts). */
+  topology?: TopologySpec;
   prefix: string;
   discoveryUrl: string;
   /** More provider options (JSON: they also reach spawned instances). */
@@ -31,7 +35,8 @@ export interface Instance {
 export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   const app = new Koa();
   app.silent = true;
-  const sessions = redisSession(app, { redis: opts.redisUrl, prefix: opts.prefix });
+  const client = opts.topology ? topologyClient(opts.topology) : undefined;
+  const sessions = redisSession(app, { redis: client ?? opts.redisUrl, prefix: opts.prefix });
   app.use(sessions);
   const openid = new OpenID(app, {
     name: 'hostile',
@@ -96,6 +101,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await sessions.close();
+      client?.disconnect();
     },
   };
 }
