@@ -2,6 +2,7 @@ import type { JWK, JWSHeaderParameters } from 'jose';
 import type { KeyObject } from 'node:crypto';
 import { debug } from '../debug.js';
 import { readLimited } from './read-body.js';
+import { timedOut } from './provider-errors.js';
 import { OpenIDError } from '../errors.js';
 import { jwkSuits } from '../jws-algorithms.js';
 import { importVerifyKey } from '../jwt/jws-signature.js';
@@ -35,7 +36,8 @@ function usableFor(jwk: JWK, header: JWSHeaderParameters): boolean {
 /** The `#resolved` key of a header: its `kid` and `alg`. */
 const lookupId = (header: JWSHeaderParameters) => `${header.kid ?? ''}\u0000${header.alg}`;
 
-const unavailable = (url: URL) => new OpenIDError('provider_unavailable', "the provider's signing keys could not be fetched", { url });
+const unavailable = (url: URL, timedOut: boolean) =>
+  new OpenIDError('provider_unavailable', `the provider's signing keys could not be fetched${timedOut ? ' in time' : ''}`, { url, status: timedOut ? 504 : 502 });
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -91,9 +93,9 @@ export class RemoteKeySet implements KeySource {
   async candidates(header: JWSHeaderParameters): Promise<KeyObject[]> {
     if (!this.#keys) {
       // While the very first fetch keeps failing, the provider is asked at most once per cooldown.
-      if (this.#fetchedAt && !this.#inflight && Date.now() - this.#fetchedAt < this.#opts.cooldownMs) throw unavailable(this.url);
+      if (this.#fetchedAt && !this.#inflight && Date.now() - this.#fetchedAt < this.#opts.cooldownMs) throw unavailable(this.url, this.#timedOut);
       await this.#refresh(0);
-      if (!this.#keys) throw unavailable(this.url);
+      if (!this.#keys) throw unavailable(this.url, this.#timedOut);
     }
     if (Date.now() - this.#fetchedAt > this.#opts.maxAgeMs) {
       this.#refresh(this.#opts.cooldownMs).catch(() => {});
@@ -157,6 +159,9 @@ export class RemoteKeySet implements KeySource {
     return this.#inflight;
   }
 
+  /** The last fetch failed by its timeout (a 504, not a 502). */
+  #timedOut = false;
+
   async #fetch(): Promise<void> {
     this.fetches++;
     try {
@@ -177,7 +182,9 @@ export class RemoteKeySet implements KeySource {
         (k): k is JWK => typeof k === 'object' && k !== null && ['RSA', 'EC', 'OKP'].includes((k as JWK).kty as string),
       );
       debug('JWKS fetched from %s: %d keys', this.url.origin, this.#keys.length);
+      this.#timedOut = false;
     } catch (err) {
+      this.#timedOut = timedOut(err);
       debug('JWKS fetch from %s failed: %s', this.url.origin, (err as Error).message);
     } finally {
       // Failures count too: an unreachable provider is not asked more often than once per cooldown.

@@ -80,7 +80,7 @@ function mapProviderError(err: unknown, step: string, url: string | undefined): 
     // openid-client raises ResponseBodyError for 4xx only; a 5xx of the token endpoint lands here.
     return new OpenIDError('token_request_failed', `the provider failed (${step})`, { cause: err, url, status: 502 });
   }
-  if (code === 'OAUTH_TIMEOUT' || (err as Error)?.name === 'TimeoutError') {
+  if (timedOut(err)) {
     return new OpenIDError('provider_unavailable', `the provider did not answer in time (${step})`, { cause: err, url, status: 504 });
   }
   if (/"iss" \(issuer\) (response parameter|missing)|response parameter "iss"/.test(message)) {
@@ -98,6 +98,17 @@ function mapProviderError(err: unknown, step: string, url: string | undefined): 
   }
   debug('%s: provider request failed: %s %s', step, typeof code === 'string' ? code : '', message);
   return new OpenIDError('provider_unavailable', `the provider could not be reached or sent an invalid answer (${step})`, { cause: err, url });
+}
+
+/**
+ * Whether the request timed out: openid-client's `OAUTH_TIMEOUT`, or a `TimeoutError` anywhere in
+ * the cause chain (a body that stalled after the headers surfaces as a parse error caused by it).
+ */
+export function timedOut(err: unknown): boolean {
+  for (let e = err, depth = 0; typeof e === 'object' && e !== null && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if ((e as { code?: unknown }).code === 'OAUTH_TIMEOUT' || (e as { name?: unknown }).name === 'TimeoutError') return true;
+  }
+  return false;
 }
 
 /** openid-client's messages name the check (`unexpected JWT "aud" (audience) claim value`); keep that, nothing else. */

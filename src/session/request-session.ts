@@ -143,6 +143,8 @@ export class RequestSession {
 
   /** The values of `fields` in one round trip (cached for the request), or `undefined` without a valid session. */
   async read(fields: string[]): Promise<Array<string | null> | undefined> {
+    // The store already failed this request (the preload): answer that at once, not after another timeout.
+    if (this.#unavailable !== undefined) throw this.#unavailable;
     const id = this.#id;
     if (!id || this.#verified === false) return undefined;
     const missing = fields.filter((f) => !this.#cache.has(f));
