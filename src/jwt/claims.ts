@@ -28,6 +28,8 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function claimsProblem(claims: Record<string, unknown>, rules: ClaimRules, now = Date.now() / 1000): string | undefined {
   for (const claim of rules.required) if (!Object.hasOwn(claims, claim)) return `the "${claim}" claim is missing`;
+  // RFC 7519 §4.1.2: a StringOrURI, naming someone (an empty or non-string subject names no one).
+  if (claims.sub !== undefined && (typeof claims.sub !== 'string' || claims.sub.length === 0)) return 'the "sub" claim is not a non-empty string';
   for (const claim of rules.dates ?? DATE_CLAIMS) {
     const value = claims[claim];
     if (value !== undefined && !isNumericDate(value)) return `the "${claim}" claim is not a number`;

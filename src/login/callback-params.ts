@@ -6,6 +6,7 @@ export const MAX_FORM_BYTES = 64 * 1024;
 const MAX_QUERY_LENGTH = 8 * 1024;
 const MAX_VALUE_LENGTH: Record<string, number> = { id_token: 16 * 1024, access_token: 8 * 1024 };
 const DEFAULT_MAX_VALUE_LENGTH = 4096;
+const NOT_ASKED_FOR = new Set(['response', 'token']);
 
 /** A parameter name fit to quote in an error message. */
 const quote = (key: string) => key.slice(0, 32).replace(/[^\w-]/g, '?');
@@ -58,6 +59,9 @@ export async function callbackParams(ctx: Context): Promise<URLSearchParams> {
   for (const [key, value] of params) {
     if (seen.has(key)) throw new OpenIDError('invalid_request', `the callback parameter "${quote(key)}" is repeated`);
     seen.add(key);
+    // A JARM `response` or a bare `token` is nothing this client asked for (openid-client refuses
+    // them before any request, which would otherwise read as an unreachable provider).
+    if (NOT_ASKED_FOR.has(key)) throw new OpenIDError('invalid_request', `the callback carries a "${key}" parameter, which this client never asks for`);
     if (value.length > (MAX_VALUE_LENGTH[key] ?? DEFAULT_MAX_VALUE_LENGTH)) {
       throw new OpenIDError('invalid_request', `the callback parameter "${quote(key)}" is too long`);
     }
