@@ -20,6 +20,8 @@ export interface IdTokenExpectations {
   maxAge?: number;
   /** On refresh: the `sub` of the original login (Core §12.2). */
   sub?: string;
+  /** On refresh: the `iss` of the original login (Core §12.2; a multi-tenant provider's tenant must stay). */
+  iss?: string;
   /** On refresh: the original `auth_time`, which a new ID token must repeat when it has one (Core §12.2). */
   authTime?: number;
 }
@@ -51,6 +53,7 @@ export async function checkIdToken(
   if (claims.azp !== undefined && claims.azp !== opts.clientId) throw fail('"azp" is not this client');
   if (expect.nonce !== undefined && claims.nonce !== expect.nonce) throw fail('"nonce" does not match');
   if (expect.sub !== undefined && claims.sub !== expect.sub) throw fail('"sub" differs from the logged-in user');
+  if (expect.iss !== undefined && claims.iss !== expect.iss) throw fail('"iss" differs from the original login');
   if (expect.authTime !== undefined && claims.auth_time !== undefined && claims.auth_time !== expect.authTime) {
     throw fail('"auth_time" differs from the original login');
   }

@@ -308,9 +308,10 @@ export class OpenID {
     const { client, claims: ownCheck, ...rest } = options;
     const hasIt: ClaimsCheck = async (claims, ctx) => {
       // A session login's claims are its ID token's: its roles are in the access token. A bearer
-      // token's claims (this route's guard verified them just now) are the access token's.
+      // token's claims (this route's guard verified them just now) are the access token's. Which
+      // one is decided by the claims given, never by a ctx.state an earlier guard may have set.
       const openid = ctx.state.openid;
-      const session = openid?.token === 'session' && openid.provider === this.name;
+      const session = openid?.token === 'session' && openid.provider === this.name && openid.claims === claims;
       const tokenClaims = session ? await accessTokenClaims(ctx, this.options, () => this.#connection.get()) : claims;
       if (!this.#hasRole(keycloakRoles(tokenClaims), role, client)) throw new OpenIDError('role_required', 'this page needs a role the login does not have');
       return true;

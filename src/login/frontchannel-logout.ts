@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { OpenIDError } from '../errors.js';
+import { fitsTemplate } from '../jwt/tenant-issuer.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Provider } from '../provider/discovery.js';
 import { endLogins } from '../session/login-index.js';
@@ -22,7 +23,13 @@ export async function frontchannelLogout(ctx: Context, opts: ResolvedOptions, ge
   if (moreSids.length || moreIss.length) throw new OpenIDError('invalid_request', 'a front-channel logout parameter is repeated');
   if (!sid || sid.length > 255) throw new OpenIDError('invalid_request', 'the front-channel logout has no valid "sid"');
   if (iss === undefined && opts.frontchannelLogoutRequiresIss) throw new OpenIDError('invalid_request', 'the front-channel logout has no "iss"');
-  if (iss !== undefined && iss !== (await getProvider()).issuer) throw new OpenIDError('invalid_request', 'the front-channel logout names another issuer');
+  if (iss !== undefined) {
+    const provider = await getProvider();
+    // A multi-tenant provider names the user's tenant's issuer.
+    if (provider.tenants ? !fitsTemplate(iss, provider.tenants) : iss !== provider.issuer) {
+      throw new OpenIDError('invalid_request', 'the front-channel logout names another issuer');
+    }
+  }
   await endLogins(store, opts.name, { sid });
   ctx.status = 200;
   ctx.type = 'html';

@@ -54,6 +54,14 @@ function refusedRequest(err: unknown, step: string, url: string | undefined, sta
   });
 }
 
+/** The HTTP status the provider answered with, when the error carries it (openid-client's response errors and challenges do, or their cause). */
+export function providerStatus(err: unknown): number | undefined {
+  const own = (err as { status?: unknown } | undefined)?.status;
+  if (typeof own === 'number') return own;
+  const status = ((err as Error | undefined)?.cause as Response | undefined)?.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
 function mapProviderError(err: unknown, step: string, url: string | undefined): OpenIDError {
   if (err instanceof OpenIDError) return err;
   if (err instanceof client.AuthorizationResponseError) {

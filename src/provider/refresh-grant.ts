@@ -9,7 +9,7 @@ import { splitScopes } from '../jwt/scopes.js';
 import type { SessionLogins } from '../session/logins.js';
 import type { UserLogin } from '../state.js';
 import type { ResolvedOptions } from '../options.js';
-import { fromProviderError } from './provider-errors.js';
+import { fromProviderError, providerStatus } from './provider-errors.js';
 import { idTokenOf } from './own-id-token.js';
 
 /**
@@ -40,8 +40,12 @@ export async function refreshGrant(logins: SessionLogins, opts: ResolvedOptions,
     tokens = await client.refreshTokenGrant(provider.config, refreshToken);
   } catch (err) {
     const mapped = await fromProviderError(err, 'refresh', provider.server.token_endpoint);
-    if (mapped.code === 'token_request_failed' && mapped.status === 400) {
-      await logins.removeLogin(opts.name);
+    // Only a refusal of the grant itself (RFC 6749 §5.2: 400 invalid_grant, or a bare 400) ends the
+    // login; throttling (429) or a complaint about the request is no verdict on the refresh token.
+    const refused = mapped.code === 'token_request_failed' && providerStatus(err) === 400 && (mapped.providerError ?? 'invalid_grant') === 'invalid_grant';
+    if (refused) {
+      // Unless another request replaced it meanwhile (a refresh whose lock outlived its holder).
+      await logins.removeLogin(opts.name, { unchanged: true });
       throw new OpenIDError('login_required', 'the provider refused the refresh token: log in again', {
         cause: err,
         ...(mapped.providerError ? { providerError: mapped.providerError } : {}),
@@ -53,6 +57,7 @@ export async function refreshGrant(logins: SessionLogins, opts: ResolvedOptions,
   const fresh = idToken
     ? await checkIdToken(provider, opts, idToken, {
         sub: login.claims.sub,
+        ...(typeof login.claims.iss === 'string' ? { iss: login.claims.iss } : {}),
         ...(typeof login.claims.auth_time === 'number' ? { authTime: login.claims.auth_time } : {}),
       })
     : undefined;

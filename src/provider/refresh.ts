@@ -33,7 +33,7 @@ const flights = new Map<string, Promise<UserLogin>>();
 const SHARED_AFTER_MS = 10_000;
 /** How often a request waiting for another process's refresh reads the login again (ms). */
 const POLL_MS = 50;
-/** The lock outlives the token request's own timeout by this much (ms). */
+/** The lock outlives the holder's provider calls (the token request, and a JWKS fetch for a new key: each bounded by `timeout`) by this much (ms). */
 const LOCK_MARGIN_MS = 2_000;
 
 const nowSeconds = () => Date.now() / 1000;
@@ -139,7 +139,7 @@ async function refreshShared(logins: SessionLogins, opts: ResolvedOptions, provi
  */
 async function refreshOnce(logins: SessionLogins, opts: ResolvedOptions, provider: Provider, login: UserLogin): Promise<UserLogin> {
   const owner = randomBytes(16).toString('base64url');
-  const lockMs = opts.timeout * 1000 + LOCK_MARGIN_MS;
+  const lockMs = 2 * opts.timeout * 1000 + LOCK_MARGIN_MS;
   const deadline = Date.now() + lockMs;
   for (;;) {
     if (await logins.lock(opts.name, owner, lockMs)) {

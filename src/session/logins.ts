@@ -50,8 +50,11 @@ export interface SessionLogins {
   lock(name: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Releases the lock when `owner` still holds it. */
   unlock(name: string, owner: string): Promise<void>;
-  /** Ends a provider's login in this session; whether there was one. */
-  removeLogin(name: string): Promise<boolean>;
+  /**
+   * Ends a provider's login in this session; whether there was one. `unchanged`: only the login
+   * this request read (with its tokens) before, not one another request stored meanwhile.
+   */
+  removeLogin(name: string, options?: { unchanged?: boolean }): Promise<boolean>;
   /** Remembers a logout sent to the provider under its `state`, for `ttlMs`. */
   startLogout(state: string, provider: string, ttlMs: number): Promise<void>;
   /** Takes the logout of `state` out, once: the provider it was sent to, or `undefined`. */

@@ -193,11 +193,14 @@ export class NativeLogins implements SessionLogins {
     return taken && Date.now() - taken.at < ttlMs ? taken.provider : undefined;
   }
 
-  async removeLogin(name: string): Promise<boolean> {
+  async removeLogin(name: string, options: { unchanged?: boolean } = {}): Promise<boolean> {
+    const before = options.unchanged ? this.#read.get(name) : undefined;
+    if (options.unchanged && before === undefined) return false;
     const login = await this.login(name);
     if (!login) return false;
     const tag = this.#rs.tag;
-    const result = await this.#rs.change({ del: loginFields(name), keepIf: CONTENT });
+    const when = before === undefined ? [] : [{ field: HOT + name, value: before }];
+    const result = await this.#rs.change({ when, del: loginFields(name), keepIf: CONTENT });
     this.#read.delete(name);
     if (!result?.done) return false;
     if (tag) await unindexLogin(this.#rs.cfg.store, name, login.claims, tag);

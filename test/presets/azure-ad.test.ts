@@ -185,6 +185,15 @@ describe('azureAD() options', () => {
   });
 });
 
+describe('front-channel logout of a multi-tenant provider', () => {
+  test('an iss naming the user\'s tenant is accepted; the template or another issuer is refused', async () => {
+    const call = (iss: string) => fetch(`${base}/openid/azure/frontchannel-logout?iss=${encodeURIComponent(iss)}&sid=some-sid`);
+    assert.equal((await call(issuerOf(ALLOWED))).status, 200);
+    assert.equal((await call(`${authority}/{tenantid}/v2.0`)).status, 400);
+    assert.equal((await call('https://elsewhere.example/v2.0')).status, 400);
+  });
+});
+
 describe('RFC 9207 iss response parameter with a multi-tenant issuer', () => {
   afterEach(() => op.onAuthorize(undefined));
   const withIss = (value: string) => op.onAuthorize((redirect) => void redirect.set('iss', value));

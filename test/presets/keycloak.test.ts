@@ -37,11 +37,15 @@ before(async () => {
     '/orders': kc.requireRole('orders:read', { client: true, redirect: false }),
     '/api/admin': kc.requireRole('admin', { bearer: { audience: 'account' } }),
   };
+  // A route behind optional() (which puts a session login into ctx.state) and a bearer role guard.
+  const mixed = kc.requireRole('admin', { bearer: { audience: 'account' } });
+  const optional = kc.optional();
   app.use(async (ctx, next) => {
     if (ctx.path === '/roles') {
       ctx.body = { roles: await kc.roles(ctx), admin: await kc.hasRole(ctx, 'admin'), billing: await kc.hasRole(ctx, 'pay', { client: 'billing' }) };
       return;
     }
+    if (ctx.path === '/mixed/admin') return optional(ctx, () => mixed(ctx, async () => void (ctx.body = { sub: ctx.state.user!.sub })));
     const guard = routes[ctx.path];
     return guard ? guard(ctx, async () => void (ctx.body = 'ok')) : next();
   });
@@ -67,7 +71,8 @@ async function login(tokenClaims: Record<string, unknown>) {
   const browser = new Browser();
   const { response } = await browser.follow(`${base}/openid/keycloak/login`, { headers: { accept: 'application/json' } });
   await response.arrayBuffer();
-  return (path: string) => browser.get(base + path, { headers: { accept: 'application/json' } });
+  const get = (path: string) => browser.get(base + path, { headers: { accept: 'application/json' } });
+  return Object.assign(get, { cookie: () => `koa-session-openid=${browser.cookies(base)['koa-session-openid']}` });
 }
 
 describe('keycloak() options', () => {
@@ -136,6 +141,15 @@ describe('roles of a session login: from the access token', () => {
 });
 
 describe('roles of a bearer token', () => {
+  test('a bearer token without the role is refused even when the session (set into ctx.state by optional()) has it', async () => {
+    const jar = (await login(ROLES)).cookie();
+    const bob = await accessToken({ sub: 'bob', realm_access: { roles: ['user'] } });
+    const res = await fetch(`${base}/mixed/admin`, { headers: { authorization: `Bearer ${bob}`, cookie: jar, accept: 'application/json' } });
+    assert.equal(res.status, 403);
+    const ok = await fetch(`${base}/mixed/admin`, { headers: { authorization: `Bearer ${await accessToken(ROLES)}`, cookie: jar, accept: 'application/json' } });
+    assert.equal(ok.status, 200);
+  });
+
   const call = async (token: string) => (await fetch(`${base}/api/admin`, { headers: { authorization: `Bearer ${token}` } })).status;
   test('requireRole({ bearer }) reads the bearer token\'s own roles', async () => {
     assert.equal(await call(await accessToken(ROLES)), 200);

@@ -162,3 +162,17 @@ test('a refresh refused with a bare 400 (no JSON error body, as Glewlwyd answers
   assert.equal(api.status, 401);
   assert.equal(api.body.error, 'login_required');
 });
+
+test('a 4xx that is no verdict on the refresh token (429 slow_down, 400 invalid_request) keeps the login', async () => {
+  for (const [status, error] of [[429, 'slow_down'], [400, 'invalid_request']] as const) {
+    const cookie = await login();
+    await expireIn(cookie, -1);
+    op.onToken((ctx) => (ctx.grantType === 'refresh_token' ? { status, json: { error } } : op.tokenAnswer(ctx)));
+    const res = await get(instances[0]!, '/guarded', cookie);
+    assert.notEqual(res.status, 200, `${status} ${error}`);
+    assert.notEqual(res.body.error, 'login_required', `${status} ${error}: not a logout`);
+    assert.notEqual(await redis.hget(prefix + cookie.slice(1, 23), 'l:hostile'), null, `${status} ${error}: the login stays`);
+    op.onToken(undefined);
+    assert.equal((await get(instances[1]!, '/guarded', cookie)).status, 200, 'the next request refreshes');
+  }
+});
