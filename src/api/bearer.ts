@@ -8,7 +8,7 @@ import { introspect } from '../provider/introspection.js';
 import { SCOPE_TOKEN, type ResolvedOptions } from '../options.js';
 import { missingScopes, tokenScopes } from '../jwt/scopes.js';
 import type { OpenIDState } from '../state.js';
-import { TokenCache } from './token-cache.js';
+import { TokenCache } from '../jwt/token-cache.js';
 import { accessTokenCheck, hmacSecretProblem, JWT_SHAPE, verifyJwt, verifyJwtNow, type JwtCheck } from '../jwt/verify-jwt.js';
 import { parseOptions } from '../parse-options.js';
 import { reportServerError } from '../respond.js';

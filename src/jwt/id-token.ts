@@ -2,7 +2,7 @@ import type { JWTPayload } from 'jose';
 import { OpenIDError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { verifyJwt, type KeySource } from './verify-jwt.js';
-import type { TenantRule } from './tenant-issuer.js';
+import { issuerCheck, type TenantRule } from './tenant-issuer.js';
 
 /** What an ID token is checked against: the provider's issuer, keys and accepted algorithms. */
 export interface IdTokenIssuer {
@@ -39,8 +39,7 @@ export async function checkIdToken(
 ): Promise<JWTPayload & { sub: string }> {
   if (idToken === undefined) throw new OpenIDError('invalid_id_token', 'the token response has no ID token');
   const claims = await verifyJwt(idToken, provider.keys, {
-    issuer: provider.issuer,
-    ...(provider.tenants ? { tenants: provider.tenants } : {}),
+    ...issuerCheck(provider),
     audience: opts.clientId,
     algorithms: provider.idTokenAlgorithms,
     clockTolerance: opts.clockTolerance,

@@ -1,4 +1,5 @@
 import { OpenIDError } from '../errors.js';
+import { issuerCheck } from './tenant-issuer.js';
 import type { IdTokenIssuer } from './id-token.js';
 import { verifyJwt } from './verify-jwt.js';
 
@@ -30,8 +31,7 @@ const nonEmpty = (v: unknown, max = 255): v is string => typeof v === 'string' &
  */
 export async function checkLogoutToken(provider: IdTokenIssuer, opts: { clientId: string; clockTolerance: number }, token: unknown): Promise<LogoutToken> {
   const claims = await verifyJwt(token, provider.keys, {
-    issuer: provider.issuer,
-    ...(provider.tenants ? { tenants: provider.tenants } : {}),
+    ...issuerCheck(provider),
     audience: opts.clientId,
     algorithms: provider.idTokenAlgorithms,
     clockTolerance: opts.clockTolerance,

@@ -23,6 +23,11 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const isTenantId = (value: unknown): value is string => typeof value === 'string' && GUID.test(value);
 
+/** The issuer part of a JWT check for a provider: its issuer, and its tenant rule when it is multi-tenant. */
+export function issuerCheck(provider: { issuer: string; tenants?: TenantRule | undefined }): { issuer: string; tenants?: TenantRule } {
+  return provider.tenants ? { issuer: provider.issuer, tenants: provider.tenants } : { issuer: provider.issuer };
+}
+
 /**
  * The issuers a token with these claims may name, or a failure: no GUID `tid` (`errorCode`), a
  * tenant that is not allowed (`tenant_not_allowed`, 403).

@@ -55,30 +55,44 @@ export class NativeLogins implements SessionLogins {
    * record also extends the session's lifetime.
    */
   async login(name: string, withTokens = false): Promise<UserLogin | undefined> {
-    const values = await this.#rs.read(withTokens ? [HOT + name, USED + name, COLD + name] : [HOT + name, USED + name]);
-    if (!values?.[0]) return undefined;
-    const hot = values[0];
-    const decoded = withTokens ? decodeLogin(hot, values[2]) : decodeHotLogin(hot);
-    if (!decoded) return undefined;
-    const usedAt = Number(values[1]) || undefined;
+    const found = await this.#live(name, withTokens);
+    if (!found) return undefined;
+    const { login, hot, usedAt } = found;
     const now = Date.now();
-    if (loginEnded(decoded, usedAt, now)) {
-      await this.#end(name, decoded, hot);
-      return undefined;
-    }
-    this.#read.set(name, hot);
-    if (now - (usedAt ?? decoded.loggedInAt * 1000) >= USE_MARK_INTERVAL_MS) {
+    if (now - (usedAt ?? login.loggedInAt * 1000) >= USE_MARK_INTERVAL_MS) {
       // Conditional on the login read: a use is not recorded for a login ended or replaced meanwhile.
       await this.#rs.change({ when: [{ field: HOT + name, value: hot }], set: { [USED + name]: String(now) }, ttl: { ms: this.#rs.lifetimeMs(), mode: 'extend' } });
     }
-    return usedAt === undefined ? decoded : { ...decoded, lastUsedAt: Math.floor(usedAt / 1000) };
+    return usedAt === undefined ? login : { ...login, lastUsedAt: Math.floor(usedAt / 1000) };
   }
 
-  /** Removes a login that ended by its lifetimes (unless it changed meanwhile), and the session when nothing else is left. */
-  async #end(name: string, login: UserLogin, hot: string): Promise<void> {
+  /** The login as stored (its hot record's text, its last use), unless it ended by its lifetimes: then it is removed. Records no use. */
+  async #live(name: string, withTokens: boolean): Promise<{ login: UserLogin; hot: string; usedAt: number | undefined } | undefined> {
+    const values = await this.#rs.read(withTokens ? [HOT + name, USED + name, COLD + name] : [HOT + name, USED + name]);
+    const hot = values?.[0];
+    const login = hot ? (withTokens ? decodeLogin(hot, values![2]) : decodeHotLogin(hot)) : undefined;
+    if (!hot || !login) return undefined;
+    const usedAt = Number(values![1]) || undefined;
+    if (loginEnded(login, usedAt, Date.now())) {
+      await this.#remove(name, login, hot);
+      return undefined;
+    }
+    this.#read.set(name, hot);
+    return { login, hot, usedAt };
+  }
+
+  /**
+   * Removes a login (only while its hot record is still `hot`, when given) with its index entries,
+   * and the session when nothing else is left in it.
+   */
+  async #remove(name: string, login: UserLogin, hot?: string): Promise<boolean> {
     const tag = this.#rs.tag;
-    const result = await this.#rs.change({ when: [{ field: HOT + name, value: hot }], del: loginFields(name), keepIf: CONTENT });
-    if (result?.done && tag) await unindexLogin(this.#rs.cfg.store, name, login.claims, tag);
+    const when = hot === undefined ? [] : [{ field: HOT + name, value: hot }];
+    const result = await this.#rs.change({ when, del: loginFields(name), keepIf: CONTENT });
+    this.#read.delete(name);
+    if (!result?.done) return false;
+    if (tag) await unindexLogin(this.#rs.cfg.store, name, login.claims, tag);
+    return true;
   }
 
   async startLogin(state: string, tx: Transaction, ttlMs: number, max: number): Promise<void> {
@@ -196,14 +210,7 @@ export class NativeLogins implements SessionLogins {
   async removeLogin(name: string, options: { unchanged?: boolean } = {}): Promise<boolean> {
     const before = options.unchanged ? this.#read.get(name) : undefined;
     if (options.unchanged && before === undefined) return false;
-    const login = await this.login(name);
-    if (!login) return false;
-    const tag = this.#rs.tag;
-    const when = before === undefined ? [] : [{ field: HOT + name, value: before }];
-    const result = await this.#rs.change({ when, del: loginFields(name), keepIf: CONTENT });
-    this.#read.delete(name);
-    if (!result?.done) return false;
-    if (tag) await unindexLogin(this.#rs.cfg.store, name, login.claims, tag);
-    return true;
+    const found = await this.#live(name, false);
+    return found ? this.#remove(name, found.login, before) : false;
   }
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 
-import { TokenCache } from '../../src/api/token-cache.js';
+import { TokenCache } from '../../src/jwt/token-cache.js';
 
 const later = (ms = 60_000) => Date.now() + ms;
 
