@@ -10,8 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startHostileProvider, type HostileProvider } from '../support/hostile-provider.js';
-import { Browser } from '../support/http-client.js';
-import { spawnInstance, type Instance } from '../support/instance.js';
+import { loginOn, spawnInstance, type Instance } from '../support/instance.js';
 import { newRedis, redisUrl, uniquePrefix } from '../support/redis.js';
 
 const LOGINS = 20;
@@ -50,12 +49,7 @@ async function keysUnder(pattern: string): Promise<string[]> {
 /** Logs `sub` in (a browser of its own, on one of the instances); returns its session cookie. */
 async function login(sub: string, instance: Instance): Promise<string> {
   op.subject = sub;
-  const browser = new Browser();
-  const { response } = await browser.follow(`${instance.base}/openid/hostile/login`, { headers: { accept: 'application/json' } });
-  await response.arrayBuffer();
-  const cookie = browser.cookies(instance.base)[COOKIE];
-  assert.ok(cookie, `${sub} logged in`);
-  return cookie;
+  return loginOn(instance);
 }
 
 const sessionKey = (cookie: string) => prefix + cookie.slice(1, 23);

@@ -7,8 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import { startHostileProvider, validIdTokenClaims, type HostileProvider } from '../support/hostile-provider.js';
-import { Browser } from '../support/http-client.js';
-import { spawnInstance, type Instance } from '../support/instance.js';
+import { loginOn, spawnInstance, type Instance } from '../support/instance.js';
 import { newRedis, redisUrl, uniquePrefix } from '../support/redis.js';
 
 const COOKIE = 'koa-session-openid';
@@ -33,14 +32,7 @@ beforeEach(() => {
   op.rotateRefreshTokens = false;
 });
 
-async function login(): Promise<string> {
-  const browser = new Browser();
-  const { response } = await browser.follow(`${instances[0]!.base}/openid/hostile/login`, { headers: { accept: 'application/json' } });
-  await response.arrayBuffer();
-  const value = browser.cookies(instances[0]!.base)[COOKIE];
-  assert.ok(value, 'logged in');
-  return value;
-}
+const login = () => loginOn(instances[0]!);
 
 /** Makes the stored access token expire `inSeconds` from now (negative: expired). */
 async function expireIn(cookie: string, inSeconds: number): Promise<void> {

@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import { BACKCHANNEL_LOGOUT_EVENT } from '../../src/jwt/logout-token.js';
 import { startHostileProvider, validIdTokenClaims, type HostileProvider } from '../support/hostile-provider.js';
-import { Browser } from '../support/http-client.js';
-import { spawnInstance, type Instance } from '../support/instance.js';
+import { loginOn, spawnInstance, type Instance } from '../support/instance.js';
 import { newRedis, redisUrl, uniquePrefix } from '../support/redis.js';
 
 const COOKIE = 'koa-session-openid';
@@ -38,13 +37,11 @@ beforeEach(() => {
 /** Logs in on `instance` with the provider session `sid`; returns the session cookie's value. */
 async function login(instance: Instance, sid: string): Promise<string> {
   op.onToken((ctx) => op.tokenAnswer(ctx, { ...validIdTokenClaims(ctx), sid }));
-  const browser = new Browser();
-  const { response } = await browser.follow(`${instance.base}/openid/hostile/login`, { headers: { accept: 'application/json' } });
-  await response.arrayBuffer();
-  op.onToken(undefined);
-  const value = browser.cookies(instance.base)[COOKIE];
-  assert.ok(value, 'logged in');
-  return value;
+  try {
+    return await loginOn(instance);
+  } finally {
+    op.onToken(undefined);
+  }
 }
 
 async function call(instance: Instance, path: string, cookie?: string) {

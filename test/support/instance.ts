@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import Koa from 'koa';
 import { renderingErrors } from './hostile-app.js';
+import { Browser } from './http-client.js';
 import { OpenID, redisSession } from '../../src/index.js';
 import { topologyClient, type TopologySpec } from './redis-topologies.js';
 
@@ -104,6 +105,16 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       client?.disconnect();
     },
   };
+}
+
+/** A new browser logs in on `instance` through its provider (JSON answers): the session cookie's value. */
+export async function loginOn(instance: Instance): Promise<string> {
+  const browser = new Browser();
+  const { response } = await browser.follow(`${instance.base}/openid/hostile/login`, { headers: { accept: 'application/json' } });
+  await response.arrayBuffer();
+  const value = browser.cookies(instance.base)['koa-session-openid'];
+  if (!value) throw new Error(`no login on ${instance.base} (${response.status})`);
+  return value;
 }
 
 /** The same instance in a child process. */

@@ -13,8 +13,7 @@ import { after, before, test } from 'node:test';
 import { Cluster } from 'ioredis';
 import { BACKCHANNEL_LOGOUT_EVENT } from '../../src/jwt/logout-token.js';
 import { startHostileProvider, validIdTokenClaims, type HostileProvider } from '../support/hostile-provider.js';
-import { Browser } from '../support/http-client.js';
-import { spawnInstance, type Instance } from '../support/instance.js';
+import { loginOn, spawnInstance, type Instance } from '../support/instance.js';
 import { uniquePrefix } from '../support/redis.js';
 import { command, startRedisCluster, type RedisClusterTopology } from '../support/redis-topologies.js';
 
@@ -46,13 +45,11 @@ const sessionKey = (cookie: string) => prefix + cookie.slice(1, 23);
 /** Logs in on `instance` (with the provider session `sid` when given); returns the session cookie's value. */
 async function login(instance: Instance, sid?: string): Promise<string> {
   if (sid) op.onToken((ctx) => op.tokenAnswer(ctx, { ...validIdTokenClaims(ctx), sid }));
-  const browser = new Browser();
-  const { response } = await browser.follow(`${instance.base}/openid/hostile/login`, { headers: { accept: 'application/json' } });
-  await response.arrayBuffer();
-  op.onToken(undefined);
-  const value = browser.cookies(instance.base)[COOKIE];
-  assert.ok(value, 'logged in');
-  return value;
+  try {
+    return await loginOn(instance);
+  } finally {
+    op.onToken(undefined);
+  }
 }
 
 async function get(instance: Instance, path: string, cookie: string) {
